@@ -1,0 +1,150 @@
+package credentials
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// Limits of STS AssumeRole and AssumeRoleWithOIDC (reference, section 2.2).
+const (
+	MinSessionDuration     = 900 * time.Second
+	MaxSessionDuration     = 43200 * time.Second
+	DefaultSessionDuration = 3600 * time.Second
+	maxPolicyLength        = 2048
+)
+
+var (
+	roleARNRe         = regexp.MustCompile(`^acs:ram::[0-9]+:role/[A-Za-z0-9._-]{1,64}$`)
+	oidcProviderARNRe = regexp.MustCompile(`^acs:ram::[0-9]+:oidc-provider/[A-Za-z0-9._-]{1,128}$`)
+	sessionNameRe     = regexp.MustCompile(`^[A-Za-z0-9.@_-]{2,64}$`)
+	externalIDRe      = regexp.MustCompile(`^[\w+=,.@:/-]{2,1224}$`)
+	regionRe          = regexp.MustCompile(`^[a-z0-9-]{2,64}$`)
+)
+
+// fieldError is a validation error naming the provider and the field.
+func fieldError(provider, field, format string, args ...any) error {
+	return fmt.Errorf("%s: %s %s", provider, field, fmt.Sprintf(format, args...))
+}
+
+func validateRoleARN(provider, field, v string) error {
+	if v == "" {
+		return fieldError(provider, field, "is required")
+	}
+	if !roleARNRe.MatchString(v) {
+		return fieldError(provider, field, "must look like acs:ram::<account>:role/<name>, got %q", v)
+	}
+	return nil
+}
+
+func validateOIDCProviderARN(provider, field, v string) error {
+	if v == "" {
+		return fieldError(provider, field, "is required")
+	}
+	if !oidcProviderARNRe.MatchString(v) {
+		return fieldError(provider, field, "must look like acs:ram::<account>:oidc-provider/<name>, got %q", v)
+	}
+	return nil
+}
+
+func validateSessionName(provider, field, v string) error {
+	if v != "" && !sessionNameRe.MatchString(v) {
+		return fieldError(provider, field, "must be 2 to 64 letters, digits or . @ - _, got %q", v)
+	}
+	return nil
+}
+
+func validatePolicy(provider, field, v string) error {
+	if v == "" {
+		return nil
+	}
+	if len(v) > maxPolicyLength {
+		return fieldError(provider, field, "must be at most %d characters, got %d", maxPolicyLength, len(v))
+	}
+	if !json.Valid([]byte(v)) {
+		return fieldError(provider, field, "must be a JSON policy document")
+	}
+	return nil
+}
+
+func validateExternalID(provider, field, v string) error {
+	if v != "" && !externalIDRe.MatchString(v) {
+		return fieldError(provider, field, "must be 2 to 1224 letters, digits or + = , . @ : / - _")
+	}
+	return nil
+}
+
+// sessionDuration applies the default and checks the STS range. Durations
+// are sent in whole seconds, so a fraction of a second is refused rather
+// than silently dropped.
+func sessionDuration(provider, field string, d time.Duration) (time.Duration, error) {
+	if d == 0 {
+		return DefaultSessionDuration, nil
+	}
+	if d < MinSessionDuration || d > MaxSessionDuration {
+		return 0, fieldError(provider, field, "must be from 900s to 43200s, got %s", d)
+	}
+	if d%time.Second != 0 {
+		return 0, fieldError(provider, field, "must be a whole number of seconds, got %s", d)
+	}
+	return d, nil
+}
+
+// validateSTSEndpoint checks the endpoint options shared by the STS providers.
+func validateSTSEndpoint(provider, endpoint, region string, vpc bool) error {
+	if endpoint != "" {
+		if err := validateHTTPURL(provider, "sts_endpoint", endpoint, true); err != nil {
+			return err
+		}
+	}
+	if region != "" && !regionRe.MatchString(region) {
+		return fieldError(provider, "sts_region", "must be a region id such as cn-hangzhou, got %q", region)
+	}
+	if vpc && region == "" && endpoint == "" {
+		return fieldError(provider, "use_vpc_endpoint", "needs sts_region (the VPC endpoint is sts-vpc.<region>.aliyuncs.com)")
+	}
+	return nil
+}
+
+// validateHTTPURL checks that v is an absolute http(s) URL. With
+// schemeOptional, a bare host is accepted and means https.
+func validateHTTPURL(provider, field, v string, schemeOptional bool) error {
+	raw := v
+	if schemeOptional && !hasScheme(raw) {
+		raw = "https://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fieldError(provider, field, "must be a URL: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fieldError(provider, field, "must be an http or https URL, got scheme %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return fieldError(provider, field, "must be an absolute URL with a host, got %q", v)
+	}
+	return nil
+}
+
+func hasScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ':':
+			return i > 0 && len(s) > i+2 && s[i+1] == '/' && s[i+2] == '/'
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9' && i > 0, c == '+' || c == '-' || c == '.':
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// defaultSessionName names a session the caller did not name: unique per
+// call, so each refresh is a distinct session in ActionTrail.
+func defaultSessionName(now time.Time) string {
+	return "alicloud-credentials-" + strconv.FormatInt(now.UnixMilli(), 10)
+}
