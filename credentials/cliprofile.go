@@ -135,7 +135,7 @@ func resolveCLIProfile(byName map[string]*cliProfile, name string, path []string
 	default:
 		return nil, fmt.Errorf("profile %q: mode %q is not supported (one of %s)", name, truncate(p.Mode, 64), strings.Join(cliModes, ", "))
 	}
-	if err := s.checkRequired(fmt.Sprintf("profile %q", name), cliKeyNames); err != nil {
+	if err := s.checkRequired(fmt.Sprintf("profile %q", name), "mode "+p.Mode, cliKeyNames); err != nil {
 		return nil, err
 	}
 	return s, nil

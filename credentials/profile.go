@@ -248,7 +248,7 @@ func parseINI(data []byte, profile string) (*profileSpec, error) {
 			}
 		}
 	}
-	if err := s.checkRequired(profile, iniKeyNames); err != nil {
+	if err := s.checkRequired("["+profile+"]", "type "+s.kind, iniKeyNames); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -264,7 +264,7 @@ var iniKeyNames = map[string]string{
 
 // checkRequired reports the keys a type needs that are missing, by their
 // names in the file.
-func (s *profileSpec) checkRequired(profile string, names map[string]string) error {
+func (s *profileSpec) checkRequired(label, kind string, names map[string]string) error {
 	var need []string
 	req := func(v, key string) {
 		if v == "" {
@@ -295,12 +295,10 @@ func (s *profileSpec) checkRequired(profile string, names map[string]string) err
 		req(s.bearerToken, "bearer_token")
 	}
 	if len(need) > 0 {
-		return fmt.Errorf("%s: type %s needs %s", profileLabel(profile), s.kind, strings.Join(need, ", "))
+		return fmt.Errorf("%s: %s needs %s", label, kind, strings.Join(need, ", "))
 	}
 	return nil
 }
-
-func profileLabel(profile string) string { return "[" + profile + "]" }
 
 // iniSyntaxError describes an ini parse error without the offending line,
 // which could hold a secret.

@@ -21,7 +21,7 @@ var (
 	roleARNRe         = regexp.MustCompile(`^acs:ram::[0-9]+:role/[A-Za-z0-9._-]{1,64}$`)
 	oidcProviderARNRe = regexp.MustCompile(`^acs:ram::[0-9]+:oidc-provider/[A-Za-z0-9._-]{1,128}$`)
 	sessionNameRe     = regexp.MustCompile(`^[A-Za-z0-9.@_-]{2,64}$`)
-	externalIDRe      = regexp.MustCompile(`^[\w+=,.@:/-]{2,1224}$`)
+	externalIDRe      = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 	regionRe          = regexp.MustCompile(`^[a-z0-9-]{2,64}$`)
 )
 
@@ -71,7 +71,7 @@ func validatePolicy(provider, field, v string) error {
 }
 
 func validateExternalID(provider, field, v string) error {
-	if v != "" && !externalIDRe.MatchString(v) {
+	if v != "" && (len(v) < 2 || len(v) > 1224 || !externalIDRe.MatchString(v)) {
 		return fieldError(provider, field, "must be 2 to 1224 letters, digits or + = , . @ : / - _")
 	}
 	return nil
