@@ -139,7 +139,7 @@ func seedErr(field string, err error) error {
 }
 
 func validKeyID(id string) bool {
-	if len(id) < 8 || len(id) > 128 || strings.HasPrefix(id, "STS.") {
+	if len(id) < 4 || len(id) > 128 || strings.HasPrefix(id, "STS.") {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
@@ -184,7 +184,7 @@ func (e *Emulator) buildInitialState(seed *Seed) (*state, error) {
 	st.MainKey = &accessKey{ID: e.newAccessKeyID(), Secret: e.newAccessKeySecret(), Status: accessKeyStatusActive, CreateDate: now}
 	if k := seed.MainAccessKey; k != nil {
 		if !validKeyID(k.ID) {
-			return nil, seedErr("main_access_key.id", fmt.Errorf("must be 8 to 128 letters or digits and not start with STS."))
+			return nil, seedErr("main_access_key.id", fmt.Errorf("must be 4 to 128 letters or digits and not start with STS."))
 		}
 		if !validSecret(k.Secret) {
 			return nil, seedErr("main_access_key.secret", fmt.Errorf("must be 8 to 128 printable ASCII characters"))
@@ -232,7 +232,7 @@ func (e *Emulator) buildInitialState(seed *Seed) (*state, error) {
 		for j, k := range su.AccessKeys {
 			field := fmt.Sprintf("users[%d].access_keys[%d]", i, j)
 			if !validKeyID(k.ID) {
-				return nil, seedErr(field+".id", fmt.Errorf("must be 8 to 128 letters or digits and not start with STS."))
+				return nil, seedErr(field+".id", fmt.Errorf("must be 4 to 128 letters or digits and not start with STS."))
 			}
 			if !validSecret(k.Secret) {
 				return nil, seedErr(field+".secret", fmt.Errorf("must be 8 to 128 printable ASCII characters"))
