@@ -8,7 +8,8 @@ GO ?= go
 # Semantic version stamped into the binaries and used to register the plugin (see scripts/version.sh).
 VERSION ?= $(shell scripts/version.sh)
 LDFLAGS := -s -w -X main.version=$(VERSION)
-GOBUILD := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+# Static binaries: Vault's official image is Alpine (musl), and plugins run wherever Vault runs.
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 # Pinned so `make lint` gives the same answer everywhere; v0.8.x supports Go 1.26.
 STATICCHECK_VERSION ?= v0.8.2
 
