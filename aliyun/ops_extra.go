@@ -15,3 +15,10 @@ func (c *Client) DeleteLoginProfile(ctx context.Context, userName string) error 
 func (c *Client) UnbindMFADevice(ctx context.Context, userName string) error {
 	return c.ram(ctx, "UnbindMFADevice", params("UserName", userName), nil)
 }
+
+// SetDefaultPolicyVersion makes versionID the default version of a custom
+// policy. The secrets engine uses it to undo a policy version it created
+// when a role write fails part way.
+func (c *Client) SetDefaultPolicyVersion(ctx context.Context, policyName, versionID string) error {
+	return c.ram(ctx, "SetDefaultPolicyVersion", params("PolicyName", policyName, "VersionId", versionID), nil)
+}

@@ -1,0 +1,256 @@
+package alicloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/credentials"
+)
+
+// engineClient is the engine's aliyun client for one stored config: one
+// signer, one HTTP transport, and the engine's identity behind one
+// credentials.Cache, so that issuing credentials costs no metadata or STS
+// call for the engine's own identity until its session nears expiry.
+type engineClient struct {
+	api   *aliyun.Client
+	cache *credentials.Cache
+	cfg   configEntry
+}
+
+func (c *engineClient) close() {
+	if c != nil && c.cache != nil {
+		_ = c.cache.Close()
+	}
+}
+
+// defaultEngineSessionName names the engine's own STS session when it assumes
+// a role and the config names none.
+const defaultEngineSessionName = "vault-alicloud-engine"
+
+// newEngineClient builds the client for cfg. It makes no network call: the
+// identity is resolved on first use.
+func (b *backend) newEngineClient(cfg *configEntry) (*engineClient, error) {
+	p, err := b.identityProvider(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cache := credentials.NewCache(p, credentials.CacheOptions{Clock: b.env.Clock})
+	api, err := b.newAPIClient(cfg, credentials.SigningFunc(cache))
+	if err != nil {
+		_ = cache.Close()
+		return nil, err
+	}
+	return &engineClient{api: api, cache: cache, cfg: *cfg}, nil
+}
+
+// newAPIClient builds an aliyun client with cfg's transport settings and the
+// given signing credentials.
+func (b *backend) newAPIClient(cfg *configEntry, creds aliyun.CredentialsFunc) (*aliyun.Client, error) {
+	endpoints := map[aliyun.Product]string{}
+	if cfg.STSEndpoint != "" {
+		endpoints[aliyun.STS] = cfg.STSEndpoint
+	}
+	if cfg.RAMEndpoint != "" {
+		endpoints[aliyun.RAM] = cfg.RAMEndpoint
+	}
+	return aliyun.NewClient(aliyun.Options{
+		Credentials:    creds,
+		Region:         cfg.Region,
+		UseVPCEndpoint: cfg.UseVPCEndpoint,
+		Endpoints:      endpoints,
+		HTTPClient:     b.env.HTTPClient,
+		RequestTimeout: time.Duration(cfg.RequestTimeout) * time.Second,
+		MaxRetries:     cfg.maxRetries(),
+		RetryBaseDelay: b.env.RetryBaseDelay,
+		UserAgent:      "vault-secrets-engine/" + Version,
+		Clock:          b.env.Clock,
+		Sleep:          b.env.Sleep,
+	})
+}
+
+// credentialsMaxRetries converts the config's retry count (-1: default) to
+// the convention of the credentials package (0: default, negative: none).
+func credentialsMaxRetries(cfg *configEntry) int {
+	switch n := cfg.maxRetries(); {
+	case n < 0:
+		return 0
+	case n == 0:
+		return -1
+	default:
+		return n
+	}
+}
+
+// identityProvider maps the config's credential_type to a credentials
+// provider. Only credential_type "default" gets the environment.
+func (b *backend) identityProvider(cfg *configEntry) (credentials.Provider, error) {
+	sessionName := cfg.RoleSessionName
+	if sessionName == "" {
+		sessionName = defaultEngineSessionName
+	}
+	duration := time.Duration(cfg.RoleSessionExpiration) * time.Second
+	switch t := cfg.effectiveType(); t {
+	case credTypeAccessKey:
+		return credentials.NewAccessKey(credentials.AccessKeyOptions{AccessKeyID: cfg.AccessKey, AccessKeySecret: cfg.SecretKey})
+	case credTypeSTS:
+		return credentials.NewSTS(credentials.STSOptions{AccessKeyID: cfg.AccessKey, AccessKeySecret: cfg.SecretKey, SecurityToken: cfg.SecurityToken})
+	case credTypeRAMRoleARN:
+		var src credentials.Provider
+		var err error
+		if cfg.SecurityToken != "" {
+			src, err = credentials.NewSTS(credentials.STSOptions{AccessKeyID: cfg.AccessKey, AccessKeySecret: cfg.SecretKey, SecurityToken: cfg.SecurityToken})
+		} else {
+			src, err = credentials.NewAccessKey(credentials.AccessKeyOptions{AccessKeyID: cfg.AccessKey, AccessKeySecret: cfg.SecretKey})
+		}
+		if err != nil {
+			return nil, err
+		}
+		return credentials.NewRAMRoleARN(credentials.RAMRoleARNOptions{
+			Source:          src,
+			RoleARN:         cfg.RoleARN,
+			RoleSessionName: sessionName,
+			Policy:          cfg.Policy,
+			ExternalID:      cfg.ExternalID,
+			Duration:        duration,
+			STSEndpoint:     cfg.STSEndpoint,
+			STSRegion:       cfg.Region,
+			UseVPCEndpoint:  cfg.UseVPCEndpoint,
+			HTTPClient:      b.env.HTTPClient,
+			MaxRetries:      credentialsMaxRetries(cfg),
+			Clock:           b.env.Clock,
+		})
+	case credTypeECSRAMRole:
+		return credentials.NewECSRAMRole(credentials.ECSRAMRoleOptions{
+			RoleName:         cfg.RoleName,
+			DisableIMDSv1:    cfg.DisableIMDSv1,
+			MetadataEndpoint: cfg.MetadataEndpoint,
+			HTTPClient:       b.env.HTTPClient,
+		})
+	case credTypeOIDCRoleARN:
+		return credentials.NewOIDCRoleARN(credentials.OIDCRoleARNOptions{
+			RoleARN:         cfg.RoleARN,
+			OIDCProviderARN: cfg.OIDCProviderARN,
+			OIDCTokenFile:   cfg.OIDCTokenFile,
+			RoleSessionName: sessionName,
+			Policy:          cfg.Policy,
+			Duration:        duration,
+			STSEndpoint:     cfg.STSEndpoint,
+			STSRegion:       cfg.Region,
+			UseVPCEndpoint:  cfg.UseVPCEndpoint,
+			HTTPClient:      b.env.HTTPClient,
+			MaxRetries:      credentialsMaxRetries(cfg),
+			Clock:           b.env.Clock,
+		})
+	case credTypeCredentialsURI:
+		return credentials.NewCredentialsURI(credentials.CredentialsURIOptions{URL: cfg.CredentialsURI, HTTPClient: b.env.HTTPClient})
+	case credTypeDefault:
+		return credentials.NewDefaultChain(credentials.DefaultChainOptions{
+			Getenv:           b.env.Getenv,
+			HomeDir:          b.env.HomeDir,
+			Profile:          cfg.Profile,
+			HTTPClient:       b.env.HTTPClient,
+			MetadataEndpoint: cfg.MetadataEndpoint,
+			STSEndpoint:      cfg.STSEndpoint,
+			Clock:            b.env.Clock,
+		})
+	default:
+		return nil, fmt.Errorf("unknown credential_type %q", t)
+	}
+}
+
+// errNotConfigured is returned when an operation needs the engine's identity
+// and no config is stored.
+var errNotConfigured = errors.New(`the engine has no config: write alicloud/config first`)
+
+// getClient returns the cached client, building it from the stored config
+// on first use. The common case takes only a read lock.
+func (b *backend) getClient(ctx context.Context, s logical.Storage) (*engineClient, error) {
+	b.clientMu.RLock()
+	c := b.client
+	b.clientMu.RUnlock()
+	if c != nil {
+		return c, nil
+	}
+
+	b.clientMu.Lock()
+	defer b.clientMu.Unlock()
+	if b.client != nil {
+		return b.client, nil
+	}
+	cfg, err := readConfig(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, errNotConfigured
+	}
+	c, err = b.newEngineClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building the client from the stored config: %w", err)
+	}
+	b.client = c
+	return c, nil
+}
+
+// setClient installs c as the cached client (after a config write that
+// verified it), closing the one it replaces.
+func (b *backend) setClient(c *engineClient) {
+	b.clientMu.Lock()
+	old := b.client
+	b.client = c
+	b.clientMu.Unlock()
+	if old != nil && old != c {
+		old.close()
+	}
+}
+
+// clearClient drops the cached client; the next request rebuilds it from
+// storage.
+func (b *backend) clearClient() {
+	b.setClient(nil)
+}
+
+// upstreamError is an Alibaba Cloud failure returned to Vault. When the
+// service kept throttling through every retry it carries HTTP 502 and wraps
+// logical.ErrUpstreamRateLimited; the status survives the plugin's gRPC
+// boundary because the type implements logical.HTTPCodedError.
+type upstreamError struct {
+	code int
+	msg  string
+	errs []error
+}
+
+func (e *upstreamError) Error() string { return e.msg }
+
+// Code implements logical.HTTPCodedError.
+func (e *upstreamError) Code() int { return e.code }
+
+// Unwrap lets errors.Is and errors.As see the aliyun error and, for
+// throttling, logical.ErrUpstreamRateLimited.
+func (e *upstreamError) Unwrap() []error { return e.errs }
+
+// WrappedErrors implements errwrap.Wrapper, which Vault's response code
+// mapping walks.
+func (e *upstreamError) WrappedErrors() []error { return e.errs }
+
+// upstreamErr wraps an error of an Alibaba Cloud call made while doing what.
+// Throttling becomes a 502 with logical.ErrUpstreamRateLimited; other errors
+// keep Alibaba's Code and RequestId in their text.
+func upstreamErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if aliyun.IsThrottling(err) {
+		return &upstreamError{
+			code: 502,
+			msg:  fmt.Sprintf("%s: %s: %v", what, logical.ErrUpstreamRateLimited, err),
+			errs: []error{logical.ErrUpstreamRateLimited, err},
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

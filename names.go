@@ -1,0 +1,135 @@
+package alicloud
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/vault/sdk/helper/template"
+)
+
+// Default name templates. A RAM user name is at most 64 characters; the
+// default carries the token's display name, the role name, the time and a
+// random suffix so concurrent issues never collide (6+16+1+16+1+10+1+8 = 59).
+const (
+	defaultUsernameTemplate = `{{ printf "vault-%s-%s-%s-%s" (.DisplayName | truncate 16) (.RoleName | truncate 16) (unix_time) (random 8) | truncate 64 }}`
+	// Session names show up in ActionTrail as the assumed-role identity.
+	defaultSessionNameTemplate = `{{ printf "vault-%s-%s-%s" (.DisplayName | truncate 20) (.RoleName | truncate 20) (unix_time) | truncate 64 }}`
+)
+
+// Name rules of Alibaba Cloud.
+var (
+	ramUserNameRegex  = regexp.MustCompile(`^[A-Za-z0-9._\-]{1,64}$`)
+	ramGroupNameRegex = regexp.MustCompile(`^[A-Za-z0-9._\-]{1,64}$`)
+	policyNameRegex   = regexp.MustCompile(`^[A-Za-z0-9\-]{1,128}$`)
+	unsafeNameChars   = regexp.MustCompile(`[^A-Za-z0-9._\-]+`)
+)
+
+// nameTemplateData is what name templates see. Values are reduced to the
+// characters Alibaba Cloud accepts in names, so a display name such as
+// "oidc-alice@example.com" cannot make an invalid name.
+type nameTemplateData struct {
+	DisplayName string
+	RoleName    string
+}
+
+func newNameTemplateData(displayName, roleName string) nameTemplateData {
+	return nameTemplateData{DisplayName: safeNamePart(displayName), RoleName: safeNamePart(roleName)}
+}
+
+func safeNamePart(s string) string {
+	s = unsafeNameChars.ReplaceAllString(s, "-")
+	s = strings.Trim(s, "-")
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// template returns the parsed template for text, parsing it once.
+func (b *backend) template(text string) (template.StringTemplate, error) {
+	if t, ok := b.templates.Load(text); ok {
+		return t.(template.StringTemplate), nil
+	}
+	t, err := template.NewTemplate(template.Template(text))
+	if err != nil {
+		return template.StringTemplate{}, err
+	}
+	b.templates.Store(text, t)
+	return t, nil
+}
+
+// renderName renders a name template and checks the result against rule.
+func (b *backend) renderName(field, text string, data nameTemplateData, rule *regexp.Regexp, ruleText string) (string, error) {
+	t, err := b.template(text)
+	if err != nil {
+		return "", fmt.Errorf("%s: %v", field, err)
+	}
+	name, err := t.Generate(data)
+	if err != nil {
+		return "", fmt.Errorf("%s: %v", field, err)
+	}
+	if !rule.MatchString(name) {
+		return "", fmt.Errorf("%s: produced %q, which is not %s", field, name, ruleText)
+	}
+	return name, nil
+}
+
+const (
+	userNameRule    = "a valid RAM user name (1-64 letters, digits and . _ -)"
+	sessionNameRule = "a valid role session name (2-64 letters, digits and . @ - _)"
+)
+
+// validateUsernameTemplate renders a template once with sample data, so a
+// template that can only produce invalid names fails when it is written.
+func (b *backend) validateUsernameTemplate(field, text string) error {
+	if text == "" {
+		return nil
+	}
+	_, err := b.renderName(field, text, newNameTemplateData("token-sample-display-name", "sample-role-name"), ramUserNameRegex, userNameRule)
+	return err
+}
+
+func (b *backend) validateSessionNameTemplate(field, text string) error {
+	if text == "" {
+		return nil
+	}
+	_, err := b.renderName(field, text, newNameTemplateData("token-sample-display-name", "sample-role-name"), sessionNameRegex, sessionNameRule)
+	return err
+}
+
+// managedPolicyName names the custom policy that holds inline policy i of a
+// role of this mount: vault-<mount>-<role>-<i>, within RAM's rules (letters,
+// digits and hyphens, at most 128 characters). A role name that had to be
+// altered to fit gets a hash suffix, so two roles never share a policy.
+func (b *backend) managedPolicyName(roleName string, i int) string {
+	return fmt.Sprintf("vault-%s-%s-%d", b.mountTag(), policyRoleTag(roleName), i)
+}
+
+// mountTag is a short, stable tag of this mount, from its backend UUID.
+func (b *backend) mountTag() string {
+	id := strings.ReplaceAll(b.backendUUID, "-", "")
+	if id == "" {
+		return "mount"
+	}
+	if len(id) > 8 {
+		id = id[:8]
+	}
+	return strings.ToLower(id)
+}
+
+var policyUnsafe = regexp.MustCompile(`[^A-Za-z0-9\-]+`)
+
+func policyRoleTag(roleName string) string {
+	tag := policyUnsafe.ReplaceAllString(roleName, "-")
+	if tag == roleName && len(tag) <= 80 {
+		return tag
+	}
+	if len(tag) > 80 {
+		tag = tag[:80]
+	}
+	sum := sha256.Sum256([]byte(roleName))
+	return tag + "-" + hex.EncodeToString(sum[:4])
+}

@@ -1,0 +1,352 @@
+package alicloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
+)
+
+// The inline policies of a ram_user role live in RAM as custom policies,
+// one per document, created when the role is written and shared by every
+// user the role creates. An account holds at most 1500 custom policies, so a
+// policy per lease (HashiCorp's way) would cap the engine near 1500 live
+// credentials and double the calls per issue.
+//
+// A policy the role no longer uses (the role was deleted, or lost a
+// document) is deleted at once when no principal holds it; otherwise a
+// marker under policy-gc/ remembers it, and it is deleted when the last user
+// holding it is revoked or by the periodic clean-up.
+
+// policyGCPrefix holds the markers of managed policies waiting for deletion.
+const policyGCPrefix = "policy-gc/"
+
+// policyGCInterval is how often the periodic clean-up looks at the markers.
+const policyGCInterval = 10 * time.Minute
+
+type policyGCEntry struct {
+	RoleName string    `json:"role_name"`
+	Since    time.Time `json:"since"`
+}
+
+// walKindRolePolicy is the WAL kind written before a role write creates a
+// custom policy.
+const walKindRolePolicy = "role_policy"
+
+type walRolePolicy struct {
+	PolicyName string `json:"policy_name"`
+	RoleName   string `json:"role_name"`
+}
+
+const managedPolicyDescription = "Created by Vault for role %s; do not edit, Vault manages it."
+
+// versionUndo records a policy version created during a role write, to undo
+// it if the write fails.
+type versionUndo struct {
+	policy, previous, created string
+}
+
+// syncInlinePolicies makes RAM's custom policies match role.InlinePolicies
+// and sets role.InlinePolicyNames. It returns the WAL ids to delete once the
+// role is stored and the names of the policies the role no longer uses. On
+// error, what it created is removed again (and new versions undone).
+func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *engineClient, roleName string, old, role *roleEntry) (walIDs, unused []string, err error) {
+	type createdPolicy struct{ name, walID string }
+	var created []createdPolicy
+	var undo []versionUndo
+	defer func() {
+		if err == nil || errors.Is(err, errSimulatedCrash) {
+			return
+		}
+		for _, p := range created {
+			if derr := c.api.DeletePolicy(ctx, p.name, true); derr != nil && !aliyun.IsNotFound(derr) {
+				b.Logger().Warn("removing a policy created by a failed role write failed; the rollback will retry", "policy", p.name, "error", derr)
+				continue
+			}
+			_ = framework.DeleteWAL(ctx, s, p.walID)
+		}
+		for _, u := range undo {
+			if uerr := c.api.SetDefaultPolicyVersion(ctx, u.policy, u.previous); uerr != nil {
+				b.Logger().Warn("restoring a policy version after a failed role write failed", "policy", u.policy, "version", u.previous, "error", uerr)
+				continue
+			}
+			_ = c.api.DeletePolicyVersion(ctx, u.policy, u.created)
+		}
+		// The remaining WAL entries stay for the rollback, which deletes
+		// what the stored role does not use.
+		walIDs = nil
+	}()
+
+	var oldNames []string
+	var oldDocs []*inlinePolicy
+	if old != nil {
+		oldNames, oldDocs = old.InlinePolicyNames, old.InlinePolicies
+	}
+	names := make([]string, 0, len(role.InlinePolicies))
+	for i, ip := range role.InlinePolicies {
+		name := b.managedPolicyName(roleName, i)
+		doc, err := compactDocument(ip.PolicyDocument)
+		if err != nil {
+			return nil, nil, inputErrorf("inline_policies[%d]: %v", i, err)
+		}
+		names = append(names, name)
+		if i < len(oldNames) && oldNames[i] == name {
+			if i < len(oldDocs) && sameDocument(oldDocs[i].PolicyDocument, ip.PolicyDocument) {
+				continue
+			}
+			u, err := b.newPolicyVersion(ctx, c, name, doc)
+			if err == nil {
+				if u != nil {
+					undo = append(undo, *u)
+				}
+				continue
+			}
+			if !aliyun.IsNotFound(err) {
+				return nil, nil, policyDocumentErr(i, name, err)
+			}
+			// Deleted out of band: create it again below.
+		}
+
+		walID, err := framework.PutWAL(ctx, s, walKindRolePolicy, &walRolePolicy{PolicyName: name, RoleName: roleName})
+		if err != nil {
+			return nil, nil, fmt.Errorf("writing WAL entry: %w", err)
+		}
+		if b.crashed("role_policy:wal") {
+			return nil, nil, errSimulatedCrash
+		}
+		_, err = c.api.CreatePolicy(ctx, aliyun.CreatePolicyInput{
+			PolicyName:     name,
+			Description:    fmt.Sprintf(managedPolicyDescription, roleName),
+			PolicyDocument: doc,
+		})
+		switch {
+		case err == nil:
+			created = append(created, createdPolicy{name, walID})
+			walIDs = append(walIDs, walID)
+		case aliyun.IsAlreadyExists(err):
+			// Left by an earlier role of the same name whose users still hold
+			// it (or by a crash): take it over with a new version.
+			walIDs = append(walIDs, walID)
+			u, verr := b.newPolicyVersion(ctx, c, name, doc)
+			if verr != nil {
+				return nil, nil, policyDocumentErr(i, name, verr)
+			}
+			if u != nil {
+				undo = append(undo, *u)
+			}
+			if err := s.Delete(ctx, policyGCPrefix+name); err != nil {
+				return nil, nil, fmt.Errorf("clearing the clean-up marker of policy %q: %w", name, err)
+			}
+		default:
+			// Nothing was created, unless the answer was lost: keep the WAL
+			// entry for the rollback in that case only.
+			var ae *aliyun.Error
+			if errors.As(err, &ae) {
+				_ = framework.DeleteWAL(ctx, s, walID)
+			}
+			return nil, nil, policyDocumentErr(i, name, err)
+		}
+		if b.crashed("role_policy:create") {
+			return nil, nil, errSimulatedCrash
+		}
+	}
+	role.InlinePolicyNames = names
+	if len(names) == 0 {
+		role.InlinePolicyNames = nil
+	}
+	for _, n := range oldNames {
+		if !contains(names, n) {
+			unused = append(unused, n)
+		}
+	}
+	return walIDs, unused, nil
+}
+
+// newPolicyVersion adds doc as the default version of a custom policy,
+// deleting the oldest version when the policy has five. The returned undo
+// record restores the previous default.
+func (b *backend) newPolicyVersion(ctx context.Context, c *engineClient, name, doc string) (*versionUndo, error) {
+	cur, err := c.api.GetPolicy(ctx, aliyun.PolicyTypeCustom, name)
+	if err != nil {
+		return nil, err
+	}
+	if cur.DefaultPolicyVersion.PolicyDocument != "" && sameJSON(cur.DefaultPolicyVersion.PolicyDocument, doc) {
+		return nil, nil
+	}
+	v, err := c.api.CreatePolicyVersion(ctx, aliyun.CreatePolicyVersionInput{
+		PolicyName:     name,
+		PolicyDocument: doc,
+		SetAsDefault:   true,
+		RotateStrategy: aliyun.RotateDeleteOldest,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &versionUndo{policy: name, previous: cur.Policy.DefaultVersion, created: v.VersionID}, nil
+}
+
+func sameJSON(a, b string) bool {
+	var x, y interface{}
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
+}
+
+// policyDocumentErr turns RAM's refusal of a document into an input error
+// naming the document; other failures stay upstream errors.
+func policyDocumentErr(i int, name string, err error) error {
+	code := aliyun.ErrorCode(err)
+	if strings.HasPrefix(code, "InvalidParameter") || strings.HasPrefix(code, "MalformedPolicyDocument") ||
+		strings.HasPrefix(code, "Invalid.Policy") || strings.HasPrefix(code, "LimitExceeded.Policy") {
+		return inputErrorf("inline_policies[%d]: RAM refused the document: %v", i, err)
+	}
+	return upstreamErr(fmt.Sprintf("writing custom policy %q", name), err)
+}
+
+// retirePolicies deletes managed policies a role no longer uses, or marks
+// those still held by a principal for later deletion. It returns warnings
+// for the caller's response.
+func (b *backend) retirePolicies(ctx context.Context, s logical.Storage, c *engineClient, roleName string, names []string) []string {
+	var warnings []string
+	for _, name := range names {
+		pending, err := b.retirePolicy(ctx, s, c, roleName, name)
+		switch {
+		case err != nil:
+			if merr := b.markPolicyForGC(ctx, s, name, roleName); merr != nil {
+				b.Logger().Error("recording a policy for clean-up failed", "policy", name, "error", merr)
+			}
+			warnings = append(warnings, fmt.Sprintf("custom policy %q could not be deleted now and will be retried by the periodic clean-up: %v", name, err))
+		case pending:
+			warnings = append(warnings, fmt.Sprintf("custom policy %q is still attached to users of leases issued by this role; it will be deleted when they are revoked", name))
+		}
+	}
+	return warnings
+}
+
+// retirePolicy deletes a managed policy unless a principal still holds it,
+// in which case it records a clean-up marker and reports pending.
+func (b *backend) retirePolicy(ctx context.Context, s logical.Storage, c *engineClient, roleName, name string) (pending bool, err error) {
+	ents, err := c.api.ListEntitiesForPolicy(ctx, aliyun.PolicyTypeCustom, name)
+	if err != nil {
+		if aliyun.IsNotFound(err) {
+			return false, b.clearPolicyGC(ctx, s, name)
+		}
+		return false, upstreamErr(fmt.Sprintf("listing the holders of policy %q", name), err)
+	}
+	if len(ents.Users)+len(ents.Groups)+len(ents.Roles) > 0 {
+		return true, b.markPolicyForGC(ctx, s, name, roleName)
+	}
+	if err := c.api.DeletePolicy(ctx, name, true); err != nil {
+		switch {
+		case aliyun.IsNotFound(err):
+		case aliyun.IsConflict(err):
+			// Attached meanwhile: wait for the holder's revocation.
+			return true, b.markPolicyForGC(ctx, s, name, roleName)
+		default:
+			return false, upstreamErr(fmt.Sprintf("deleting policy %q", name), err)
+		}
+	}
+	return false, b.clearPolicyGC(ctx, s, name)
+}
+
+func (b *backend) markPolicyForGC(ctx context.Context, s logical.Storage, name, roleName string) error {
+	entry, err := logical.StorageEntryJSON(policyGCPrefix+name, &policyGCEntry{RoleName: roleName, Since: b.now().UTC()})
+	if err != nil {
+		return err
+	}
+	return s.Put(ctx, entry)
+}
+
+func (b *backend) clearPolicyGC(ctx context.Context, s logical.Storage, name string) error {
+	return s.Delete(ctx, policyGCPrefix+name)
+}
+
+// collectPolicy deletes a policy marked for clean-up if its role does not
+// use it again and nobody holds it. It is called after a revocation for the
+// policies the revoked user held, and by the periodic clean-up.
+func (b *backend) collectPolicy(ctx context.Context, s logical.Storage, c *engineClient, name string) error {
+	entry, err := s.Get(ctx, policyGCPrefix+name)
+	if err != nil || entry == nil {
+		return err
+	}
+	var gc policyGCEntry
+	if err := entry.DecodeJSON(&gc); err != nil {
+		return fmt.Errorf("decoding the clean-up marker of policy %q: %w", name, err)
+	}
+	lock := b.roleLock(gc.RoleName)
+	lock.Lock()
+	defer lock.Unlock()
+	role, err := readRole(ctx, s, gc.RoleName)
+	if err != nil {
+		return err
+	}
+	if role != nil && contains(role.InlinePolicyNames, name) {
+		// Re-created role took the policy over.
+		return b.clearPolicyGC(ctx, s, name)
+	}
+	_, err = b.retirePolicy(ctx, s, c, gc.RoleName, name)
+	return err
+}
+
+// policyGCTask is the periodic clean-up of managed policies whose role is
+// gone, for holders revoked without the engine (or a failed deletion).
+func (b *backend) policyGCTask(ctx context.Context, req *logical.Request) error {
+	b.gcMu.Lock()
+	if now := b.now(); now.Sub(b.lastPolicyGC) < policyGCInterval {
+		b.gcMu.Unlock()
+		return nil
+	} else {
+		b.lastPolicyGC = now
+	}
+	b.gcMu.Unlock()
+
+	names, err := req.Storage.List(ctx, policyGCPrefix)
+	if err != nil || len(names) == 0 {
+		return err
+	}
+	c, err := b.getClient(ctx, req.Storage)
+	if err != nil {
+		if errors.Is(err, errNotConfigured) {
+			return nil
+		}
+		return err
+	}
+	var errs []error
+	for _, name := range names {
+		if err := b.collectPolicy(ctx, req.Storage, c, name); err != nil {
+			errs = append(errs, fmt.Errorf("policy %q: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// rollbackRolePolicy undoes a CreatePolicy of a role write that did not
+// finish: the policy is deleted unless the stored role uses it.
+func (b *backend) rollbackRolePolicy(ctx context.Context, req *logical.Request, w walRolePolicy) error {
+	lock := b.roleLock(w.RoleName)
+	lock.Lock()
+	defer lock.Unlock()
+	role, err := readRole(ctx, req.Storage, w.RoleName)
+	if err != nil {
+		return err
+	}
+	if role != nil && contains(role.InlinePolicyNames, w.PolicyName) {
+		return nil
+	}
+	c, err := b.getClient(ctx, req.Storage)
+	if err != nil {
+		return err
+	}
+	_, err = b.retirePolicy(ctx, req.Storage, c, w.RoleName, w.PolicyName)
+	return err
+}

@@ -1,0 +1,148 @@
+package alicloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
+)
+
+// walRollback undoes the cloud-side work of an operation that did not finish
+// (the process died, or its own cleanup failed). Vault calls it for WAL
+// entries older than walRollbackMinAge; an error keeps the entry for the
+// next run.
+func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind string, data interface{}) error {
+	switch kind {
+	case walKindRAMUser:
+		var w walRAMUser
+		if err := decodeWAL(data, &w); err != nil {
+			return err
+		}
+		if w.UserName == "" {
+			return nil
+		}
+		c, err := b.getClient(ctx, req.Storage)
+		if err != nil {
+			return err
+		}
+		b.Logger().Info("rolling back a RAM user whose issue did not finish", "user", w.UserName, "role", w.RoleName)
+		return b.deleteRAMUser(ctx, req.Storage, c, w.UserName, nil)
+	case walKindRolePolicy:
+		var w walRolePolicy
+		if err := decodeWAL(data, &w); err != nil {
+			return err
+		}
+		b.Logger().Info("rolling back a custom policy whose role write did not finish", "policy", w.PolicyName, "role", w.RoleName)
+		return b.rollbackRolePolicy(ctx, req, w)
+	case walKindRotateRoot:
+		var w walRotateRoot
+		if err := decodeWAL(data, &w); err != nil {
+			return err
+		}
+		b.Logger().Info("rolling back a root rotation that did not finish", "user", w.UserName)
+		return b.rollbackRotateRoot(ctx, req.Storage, w)
+	default:
+		return fmt.Errorf("unknown WAL entry kind %q", kind)
+	}
+}
+
+// decodeWAL converts WAL data (a JSON-decoded map) into out.
+func decodeWAL(data interface{}, out interface{}) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("encoding WAL data: %w", err)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("decoding WAL data: %w", err)
+	}
+	return nil
+}
+
+// deleteRAMUser removes a RAM user and everything on it: it lists what the
+// user has now (keys, attached policies, groups), so things added outside
+// Vault do not block the deletion, removes them, and deletes the user. Keys
+// go first, so the credentials stop working even if a later step fails.
+// perLease names custom policies created for this user alone (HashiCorp's
+// leases) that are deleted afterwards. A user that does not exist counts as
+// deleted. Revocation and the WAL rollback share this code.
+func (b *backend) deleteRAMUser(ctx context.Context, s logical.Storage, c *engineClient, userName string, perLease []string) error {
+	var errs []error
+	note := func(what string, err error) {
+		if err != nil && !aliyun.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+		}
+	}
+
+	var detachedCustom []string
+	keys, err := c.api.ListAccessKeys(ctx, userName)
+	switch {
+	case aliyun.IsNotFound(err):
+		// Gone already (revoked twice, or never created).
+	case err != nil:
+		return upstreamErr("listing the AccessKeys of RAM user "+userName, err)
+	default:
+		for _, k := range keys {
+			note("deleting AccessKey "+k.AccessKeyID, c.api.DeleteAccessKey(ctx, userName, k.AccessKeyID))
+		}
+		policies, err := c.api.ListPoliciesForUser(ctx, userName)
+		note("listing the policies of RAM user "+userName, err)
+		for _, p := range policies {
+			err := c.api.DetachPolicyFromUser(ctx, p.PolicyType, p.PolicyName, userName)
+			note(fmt.Sprintf("detaching policy %s (%s)", p.PolicyName, p.PolicyType), err)
+			if err == nil && p.PolicyType == aliyun.PolicyTypeCustom {
+				detachedCustom = append(detachedCustom, p.PolicyName)
+			}
+		}
+		groups, err := c.api.ListGroupsForUser(ctx, userName)
+		note("listing the groups of RAM user "+userName, err)
+		for _, g := range groups {
+			note("removing RAM user from group "+g.GroupName, c.api.RemoveUserFromGroup(ctx, userName, g.GroupName))
+		}
+		if len(errs) == 0 {
+			note("deleting RAM user "+userName, b.deleteUserResolvingConflicts(ctx, c, userName))
+		}
+	}
+
+	for _, p := range perLease {
+		note("deleting per-lease policy "+p, c.api.DeletePolicy(ctx, p, true))
+	}
+	if len(errs) > 0 {
+		return upstreamErr("removing RAM user "+userName, errors.Join(errs...))
+	}
+	// Shared policies of deleted roles go once their last holder is gone.
+	for _, p := range detachedCustom {
+		if err := b.collectPolicy(ctx, s, c, p); err != nil {
+			b.Logger().Warn("deleting a custom policy of a deleted role failed; the periodic clean-up will retry", "policy", p, "error", err)
+		}
+	}
+	return nil
+}
+
+// deleteUserResolvingConflicts deletes a user, removing a console password or
+// MFA device added out of band when RAM names them as the obstacle.
+func (b *backend) deleteUserResolvingConflicts(ctx context.Context, c *engineClient, userName string) error {
+	for attempt := 0; attempt < 3; attempt++ {
+		err := c.api.DeleteUser(ctx, userName)
+		code := aliyun.ErrorCode(err)
+		switch {
+		case err == nil || aliyun.IsNotFound(err):
+			return nil
+		case strings.HasPrefix(code, "DeleteConflict.User.LoginProfile"):
+			if derr := c.api.DeleteLoginProfile(ctx, userName); derr != nil && !aliyun.IsNotFound(derr) {
+				return fmt.Errorf("removing the console login profile: %w", derr)
+			}
+		case strings.HasPrefix(code, "DeleteConflict.User.MFADevice"):
+			if derr := c.api.UnbindMFADevice(ctx, userName); derr != nil && !aliyun.IsNotFound(derr) {
+				return fmt.Errorf("unbinding the MFA device: %w", derr)
+			}
+		default:
+			return err
+		}
+	}
+	return c.api.DeleteUser(ctx, userName)
+}
