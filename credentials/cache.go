@@ -269,6 +269,11 @@ func (c *Cache) prefetchLoop() {
 		}()
 		_, err := c.Retrieve(ctx)
 		cancel()
+		// Our own store signalled wake; the loop reloads the entry anyway.
+		select {
+		case <-c.wake:
+		default:
+		}
 		if err != nil || c.cur.Load() == e {
 			// Nothing new: back off so a failing provider is not hammered.
 			failures++

@@ -242,7 +242,9 @@ func TestValidOptionsAccepted(t *testing.T) {
 				OIDCTokenFile: "/var/run/secrets/tokens/oidc-token", Duration: 900 * time.Second})
 		}},
 		{"ecs defaults", func() (Provider, error) { return NewECSRAMRole(ECSRAMRoleOptions{}) }},
-		{"uri", func() (Provider, error) { return NewCredentialsURI(CredentialsURIOptions{URL: "http://127.0.0.1:8080/creds"}) }},
+		{"uri", func() (Provider, error) {
+			return NewCredentialsURI(CredentialsURIOptions{URL: "http://127.0.0.1:8080/creds"})
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
