@@ -179,3 +179,34 @@ func withSource(c Credentials, name string) Credentials {
 	}
 	return c
 }
+
+// GoString methods make %#v print the same secret-free text as String: fmt
+// cannot call the methods of unexported fields, so without them %#v would
+// dump the secrets a provider holds.
+
+// GoString implements fmt.GoStringer.
+func (p staticProvider) GoString() string { return p.String() }
+
+// GoString implements fmt.GoStringer.
+func (p *ramRoleARN) GoString() string { return p.String() }
+
+// GoString implements fmt.GoStringer.
+func (p *oidcRoleARN) GoString() string { return p.String() }
+
+// GoString implements fmt.GoStringer.
+func (p *ecsRAMRole) GoString() string { return p.String() }
+
+// GoString implements fmt.GoStringer.
+func (p *credentialsURI) GoString() string { return p.String() }
+
+// GoString implements fmt.GoStringer.
+func (p *envProvider) GoString() string { return p.String() }
+
+// GoString implements fmt.GoStringer.
+func (n *namedProvider) GoString() string { return n.String() }
+
+// GoString implements fmt.GoStringer.
+func (ch *defaultChain) GoString() string { return ch.String() }
+
+// GoString implements fmt.GoStringer.
+func (c *Cache) GoString() string { return c.String() }
