@@ -1,13 +1,16 @@
 package emulator_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -206,10 +209,27 @@ func TestProxyRefusals(t *testing.T) {
 
 func TestProxyCloseEndsTunnels(t *testing.T) {
 	f := newProxyFixture(t)
-	if _, err := callerIdentity(t, f.clk, "", f.client, f.mainKey); err != nil {
+	// Open a tunnel by hand and keep it: CONNECT, then TLS inside.
+	raw, err := net.Dial("tcp", f.proxyURL.Host)
+	if err != nil {
 		t.Fatal(err)
 	}
-	// The keep-alive tunnel is open now; Close must end it and return.
+	defer raw.Close()
+	if _, err := io.WriteString(raw, "CONNECT sts.aliyuncs.com:443 HTTP/1.1\r\nHost: sts.aliyuncs.com:443\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(raw)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	cfg := f.client.Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg.ServerName = "sts.aliyuncs.com"
+	tunnel := tls.Client(raw, cfg)
+	if err := tunnel.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+
 	done := make(chan struct{})
 	go func() {
 		_ = f.proxy.Close()
@@ -220,7 +240,14 @@ func TestProxyCloseEndsTunnels(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return while a tunnel was open")
 	}
-	_, err := callerIdentity(t, f.clk, "", f.client, f.mainKey)
+	// The open tunnel was ended by Close.
+	_ = tunnel.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := tunnel.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("tunnel still open after Close (read %d, %v)", n, err)
+	}
+	// New tunnels are refused.
+	f.client.CloseIdleConnections()
+	_, err = callerIdentity(t, f.clk, "", f.client, f.mainKey)
 	if err == nil || !strings.Contains(err.Error(), "Service Unavailable") {
 		t.Fatalf("after Close: err %v, want the proxy's 503 refusal", err)
 	}
