@@ -399,3 +399,38 @@ func TestNewCLIProfileFileSelection(t *testing.T) {
 		})
 	}
 }
+
+// TestREADMEProfileExample keeps the README's ini example valid: every
+// section parses and builds, except the disabled one.
+func TestREADMEProfileExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```ini\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("no ini block in README.md")
+	}
+	want := map[string]string{"default": "access_key", "sts": "sts", "role": "ram_role_arn", "ecs": "ecs_ram_role",
+		"rrsa": "oidc_role_arn", "uri": "credentials_uri", "ccc": "bearer"}
+	for profile, kind := range want {
+		s, err := parseINI([]byte(block), profile)
+		if err != nil {
+			t.Errorf("[%s]: %v", profile, err)
+			continue
+		}
+		if s.kind != kind {
+			t.Errorf("[%s] type = %s, want %s", profile, s.kind, kind)
+		}
+		if _, err := s.build(buildEnv{}); err != nil {
+			t.Errorf("[%s] build: %v", profile, err)
+		}
+	}
+	if s, _ := parseINI([]byte(block), "role"); s != nil && (s.sessionName != "my-app" || s.duration != time.Hour || s.stsRegion != "cn-hangzhou") {
+		t.Errorf("[role] inline comments not stripped: %+v", s)
+	}
+	if _, err := parseINI([]byte(block), "old"); !errors.Is(err, errProfileDisabled) {
+		t.Errorf("[old]: err = %v, want disabled", err)
+	}
+}
