@@ -233,7 +233,9 @@ func parseStatement(path string, m map[string]any) (Statement, error) {
 		if !ok {
 			return s, policyErr(path+".Condition", "must be an object")
 		}
-		s.Condition = map[string]map[string][]string{}
+		if len(cm) > 0 {
+			s.Condition = map[string]map[string][]string{}
+		}
 		for op, rawKeys := range cm {
 			if !conditionOperators[op] {
 				return s, policyErr(path+".Condition."+op, "invalid condition operator")
