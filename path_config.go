@@ -488,7 +488,7 @@ var (
 	roleARNRegex         = regexp.MustCompile(`^acs:ram::[0-9]+:role/[A-Za-z0-9.\-_]{1,64}$`)
 	oidcProviderARNRegex = regexp.MustCompile(`^acs:ram::[0-9]+:oidc-provider/[A-Za-z0-9.\-_]{1,128}$`)
 	sessionNameRegex     = regexp.MustCompile(`^[A-Za-z0-9.@\-_]{2,64}$`)
-	externalIDRegex      = regexp.MustCompile(`^[\w+=,.@:/\-]{2,1224}$`)
+	externalIDRegex      = regexp.MustCompile(`^[\w+=,.@:/\-]+$`)
 	regionRegex          = regexp.MustCompile(`^[a-z0-9][a-z0-9\-]{1,62}$`)
 	ramRoleNameRegex     = regexp.MustCompile(`^[A-Za-z0-9.\-]{1,64}$`)
 	profileRegex         = regexp.MustCompile(`^[A-Za-z0-9.\-_]{1,64}$`)
@@ -561,7 +561,7 @@ func validateConfig(c *configEntry) error {
 			return inputErrorf("policy: %s", err)
 		}
 	}
-	if c.ExternalID != "" && !externalIDRegex.MatchString(c.ExternalID) {
+	if c.ExternalID != "" && !validExternalID(c.ExternalID) {
 		return inputErrorf("external_id: must be 2-1224 characters: letters, digits and _ + = , . @ : / -")
 	}
 	if c.RoleName != "" && !ramRoleNameRegex.MatchString(c.RoleName) {
@@ -606,6 +606,12 @@ func validateConfig(c *configEntry) error {
 		return inputErrorf("request_timeout: must be between 1 and 300 seconds, or 0 for the default")
 	}
 	return nil
+}
+
+// validExternalID applies STS's rule: 2-1224 characters of [\w+=,.@:/-]
+// (Go's regexp cannot count to 1224).
+func validExternalID(s string) bool {
+	return len(s) >= 2 && len(s) <= 1224 && externalIDRegex.MatchString(s)
 }
 
 // validateHTTPURL accepts an http(s) URL, or a bare host when schemeless is

@@ -624,7 +624,7 @@ func (b *backend) validateRole(r *roleEntry) error {
 				return inputErrorf("policy: %s", err)
 			}
 		}
-		if r.ExternalID != "" && !externalIDRegex.MatchString(r.ExternalID) {
+		if r.ExternalID != "" && !validExternalID(r.ExternalID) {
 			return inputErrorf("external_id: must be 2-1224 characters: letters, digits and _ + = , . @ : / -")
 		}
 		if !r.legacy() {
