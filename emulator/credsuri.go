@@ -29,6 +29,9 @@ type credentialsURIDoc struct {
 // instance. Sessions are reused until they near expiry, like the metadata
 // service's.
 func (e *Emulator) serveCredentialsURI(w http.ResponseWriter, r *http.Request) {
+	sw := &edgeStatusWriter{ResponseWriter: w}
+	defer e.logEdge("credentials-uri", r, sw)
+	w = sw
 	e.count("credentialsuri:GetCredentials")
 	if e.applyFaults(w, r, "CredentialsURI") {
 		return

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bufio"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -115,6 +117,9 @@ func sessionFresh(cs cachedSession, now time.Time) bool {
 // the role's credentials document. Requests reach it through the main
 // listener under /latest/ or through the proxy for host 100.100.100.200.
 func (e *Emulator) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	sw := &edgeStatusWriter{ResponseWriter: w}
+	defer e.logEdge("metadata", r, sw)
+	w = sw
 	settings := e.ecsSettings()
 	if settings.Disabled {
 		// A disabled metadata service does not answer at all; dropping the
@@ -346,4 +351,44 @@ func (e *Emulator) serviceSessionError(roleName, principal string, err error) (s
 	}
 	return http.StatusForbidden, "NoPermission",
 		"The trust policy of role " + roleName + " does not allow the service " + principal + " to assume it."
+}
+
+// edgeStatusWriter remembers the status of an edge answer for the request
+// log. It passes Hijack through so injected connection drops still work.
+type edgeStatusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *edgeStatusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *edgeStatusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *edgeStatusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, http.ErrNotSupported
+	}
+	return hj.Hijack()
+}
+
+// logEdge writes the request log line of a metadata or credentials URI
+// request: method, path (a role name at most) and status, never a token or
+// a credential.
+func (e *Emulator) logEdge(kind string, r *http.Request, w *edgeStatusWriter) {
+	if w.status == 0 {
+		e.log("%s %s %s no answer (dropped)", kind, r.Method, r.URL.Path)
+		return
+	}
+	e.log("%s %s %s status=%d", kind, r.Method, r.URL.Path, w.status)
 }

@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -476,5 +477,57 @@ func TestMetadataFaults(t *testing.T) {
 	}
 	if got := e.Counters()["ecs:GetCredentials"]; got != 2 {
 		t.Errorf("ecs:GetCredentials = %d, want 2 (faulted calls count)", got)
+	}
+}
+
+func TestEdgeRequestLog(t *testing.T) {
+	clk := newTestClock()
+	var mu sync.Mutex
+	var lines []string
+	e, err := emulator.New(emulator.Options{Clock: clk.Now, Logger: func(format string, args ...any) {
+		mu.Lock()
+		lines = append(lines, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	createRole(t, e, "EcsRole", ecsTrust)
+	e.SetECS(emulator.ECSSettings{RoleName: "EcsRole", RequireToken: true})
+	e.SetCredentialsURI(emulator.CredentialsURISettings{RoleName: "EcsRole"})
+
+	tok := getToken(t, srv.URL, "600")
+	md := do(t, nil, http.MethodGet, srv.URL+"/latest/meta-data/ram/security-credentials/EcsRole", map[string]string{"X-aliyun-ecs-metadata-token": tok})
+	uri := do(t, nil, http.MethodGet, srv.URL+"/credentials-uri", nil)
+	do(t, nil, http.MethodGet, srv.URL+"/latest/meta-data/ram/security-credentials/", nil) // refused: no token
+	var mdDoc, uriDoc map[string]string
+	_ = json.Unmarshal([]byte(md.body), &mdDoc)
+	_ = json.Unmarshal([]byte(uri.body), &uriDoc)
+	if mdDoc["AccessKeySecret"] == "" || uriDoc["AccessKeySecret"] == "" {
+		t.Fatalf("no credentials: %s / %s", md.body, uri.body)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	all := strings.Join(lines, "\n")
+	for _, want := range []string{
+		"metadata PUT /latest/api/token status=200",
+		"metadata GET /latest/meta-data/ram/security-credentials/EcsRole status=200",
+		"metadata GET /latest/meta-data/ram/security-credentials/ status=401",
+		"credentials-uri GET /credentials-uri status=200",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("log lacks %q:\n%s", want, all)
+		}
+	}
+	for name, secret := range map[string]string{
+		"metadata token": tok, "metadata secret": mdDoc["AccessKeySecret"], "metadata security token": mdDoc["SecurityToken"],
+		"URI secret": uriDoc["AccessKeySecret"], "URI security token": uriDoc["SecurityToken"],
+	} {
+		if strings.Contains(all, secret) {
+			t.Errorf("the log contains the %s", name)
+		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -365,5 +367,34 @@ func TestBadSeedRefused(t *testing.T) {
 	code := run(context.Background(), []string{"-listen", "127.0.0.1:0", "-seed", seedPath}, io.Discard, &errOut)
 	if code != 1 || !strings.Contains(errOut.String(), "account_id") {
 		t.Fatalf("exit %d stderr %q, want 1 naming account_id", code, errOut.String())
+	}
+}
+
+func TestSTSMaxDurationApplies(t *testing.T) {
+	seedPath := filepath.Join(t.TempDir(), "seed.json")
+	seed := `{"roles": [{"name": "InstanceRole", "trust_policy": {"Version": "1", "Statement": [{"Effect": "Allow",
+  "Action": "sts:AssumeRole", "Principal": {"Service": ["ecs.aliyuncs.com"]}}]}}], "ecs": {"role_name": "InstanceRole"}}`
+	if err := os.WriteFile(seedPath, []byte(seed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseFlags([]string{"-listen", "127.0.0.1:0", "-seed", seedPath, "-sts-max-duration", "2m", "-quiet"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newServer(cfg, log.New(io.Discard, "", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown(context.Background())
+	rec := httptest.NewRecorder()
+	s.emu.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/latest/meta-data/ram/security-credentials/InstanceRole", nil))
+	var doc struct{ Expiration, LastUpdated string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("status %d body %s", rec.Code, rec.Body.String())
+	}
+	exp, _ := time.Parse(time.RFC3339, doc.Expiration)
+	upd, _ := time.Parse(time.RFC3339, doc.LastUpdated)
+	if life := exp.Sub(upd); life > 2*time.Minute || life < 2*time.Minute-time.Second {
+		t.Errorf("session lifetime %v, want 2m (the -sts-max-duration cap)", life)
 	}
 }
