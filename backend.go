@@ -147,6 +147,9 @@ type backend struct {
 	// lastPolicyGC is when the managed-policy garbage collection last ran.
 	gcMu         sync.Mutex
 	lastPolicyGC time.Time
+
+	// static caches when each static role is next due (static_rotation.go).
+	static staticSchedule
 }
 
 func newBackend(env backendEnv) *backend {
@@ -156,7 +159,7 @@ func newBackend(env backendEnv) *backend {
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
-			SealWrapStorage: []string{configStorageKey},
+			SealWrapStorage: []string{configStorageKey, staticRoleStoragePrefix},
 			// WAL entries describe what this cluster created; on a performance
 			// secondary they must stay local, as its leases do.
 			LocalStorage: []string{framework.WALPrefix},
@@ -169,6 +172,10 @@ func newBackend(env backendEnv) *backend {
 				pathListRoles(b),
 				pathRole(b),
 				pathCreds(b),
+				pathListStaticRoles(b),
+				pathStaticRole(b),
+				pathStaticRoleRotate(b),
+				pathStaticCreds(b),
 			},
 		),
 		Secrets:           []*framework.Secret{secretAccessKey(b)},
@@ -179,7 +186,7 @@ func newBackend(env backendEnv) *backend {
 		PeriodicFunc:      b.periodicFunc,
 		RunningVersion:    Version,
 	}
-	b.periodicTasks = append(b.periodicTasks, b.policyGCTask)
+	b.periodicTasks = append(b.periodicTasks, b.policyGCTask, b.staticRotationTask)
 	return b
 }
 
@@ -195,6 +202,7 @@ func (b *backend) now() time.Time { return b.env.Clock() }
 // invalidate drops the cached client when another node changed the config
 // (performance standbys and secondaries receive the key here).
 func (b *backend) invalidate(_ context.Context, key string) {
+	b.static.invalidateKey(key)
 	if key == configStorageKey {
 		b.clearClient()
 	}

@@ -39,6 +39,12 @@ func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind st
 		}
 		b.Logger().Info("rolling back a custom policy whose role write did not finish", "policy", w.PolicyName, "role", w.RoleName)
 		return b.rollbackRolePolicy(ctx, req, w)
+	case walKindStaticKey:
+		var w walStaticKey
+		if err := decodeWAL(data, &w); err != nil {
+			return err
+		}
+		return b.rollbackStaticKey(ctx, req.Storage, w)
 	case walKindRotateRoot:
 		var w walRotateRoot
 		if err := decodeWAL(data, &w); err != nil {
