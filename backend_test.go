@@ -545,8 +545,8 @@ func TestBackend_PathsAndHelp(t *testing.T) {
 	e := newTestEnv(t)
 	b := e.b
 
-	if got := b.SpecialPaths().SealWrapStorage; len(got) != 1 || got[0] != "config" {
-		t.Errorf("SealWrapStorage = %v, want [config]", got)
+	if got := b.SpecialPaths().SealWrapStorage; len(got) != 2 || got[0] != "config" || got[1] != staticRoleStoragePrefix {
+		t.Errorf("SealWrapStorage = %v, want [config %s]", got, staticRoleStoragePrefix)
 	}
 	if got := b.SpecialPaths().LocalStorage; len(got) != 1 || got[0] != framework.WALPrefix {
 		t.Errorf("LocalStorage = %v, want [wal/]", got)
