@@ -206,8 +206,10 @@ func TestConfig_CredentialTypes(t *testing.T) {
 		identityCounter string
 	}{
 		{
-			name:         "access_key",
-			setup:        func(e *testEnv) map[string]interface{} { return map[string]interface{}{"access_key": e.engineKeyID, "secret_key": e.engineSecret} },
+			name: "access_key",
+			setup: func(e *testEnv) map[string]interface{} {
+				return map[string]interface{}{"access_key": e.engineKeyID, "secret_key": e.engineSecret}
+			},
 			identityType: aliyun.IdentityRAMUser,
 			arnPrefix:    func(e *testEnv) string { return "acs:ram::" + e.acct + ":user/" + engineUser },
 			source:       "access_key",
