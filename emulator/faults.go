@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
@@ -71,7 +72,7 @@ func (r FaultRule) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads the admin API form.
 func (r *FaultRule) UnmarshalJSON(b []byte) error {
 	var j faultRuleJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := strictUnmarshal(b, &j); err != nil {
 		return err
 	}
 	*r = FaultRule{Action: j.Action, Kind: j.Kind, Probability: j.Probability, Count: j.Count, Status: j.Status}
@@ -102,11 +103,19 @@ func (c FaultConfig) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads the admin API form.
 func (c *FaultConfig) UnmarshalJSON(b []byte) error {
 	var j faultConfigJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := strictUnmarshal(b, &j); err != nil {
 		return err
 	}
 	*c = FaultConfig{Seed: j.Seed, Rules: j.Rules}
 	return nil
+}
+
+// strictUnmarshal decodes JSON refusing unknown fields (custom UnmarshalJSON
+// methods do not inherit the caller decoder's setting).
+func strictUnmarshal(b []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(dst)
 }
 
 // Validate checks every rule.
