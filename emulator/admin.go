@@ -148,6 +148,10 @@ type UserView struct {
 	AccessKeys  []AccessKeyView  `json:"access_keys"`
 	Policies    []AttachmentView `json:"policies"`
 	Groups      []string         `json:"groups"`
+	// LoginProfile and MFADevice report what blocks DeleteUser besides keys,
+	// policies and groups.
+	LoginProfile bool `json:"login_profile"`
+	MFADevice    bool `json:"mfa_device"`
 }
 
 // AccessKeyView describes an AccessKey without its secret.
@@ -244,7 +248,8 @@ func (e *Emulator) Snapshot() StateView {
 	for _, n := range sortedKeys(e.st.Users) {
 		u := e.st.Users[n]
 		uv := UserView{Name: u.Name, ID: u.ID, DisplayName: u.DisplayName, CreateDate: u.CreateDate,
-			AccessKeys: []AccessKeyView{}, Policies: attachmentViews(u.Policies), Groups: []string{}}
+			AccessKeys: []AccessKeyView{}, Policies: attachmentViews(u.Policies), Groups: []string{},
+			LoginProfile: u.LoginProfile != nil, MFADevice: u.MFADevice != nil}
 		for _, k := range u.AccessKeys {
 			kv := AccessKeyView{ID: k.ID, Status: k.Status, CreateDate: k.CreateDate}
 			if ts := k.lastUsed.Load(); ts != 0 {

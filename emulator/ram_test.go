@@ -479,3 +479,41 @@ func TestRAMAuthorization(t *testing.T) {
 		})
 	}
 }
+
+func TestLoginProfileAndMFAConflicts(t *testing.T) {
+	e, _ := newTestEmulator(t, nil)
+	c := e.rootClient(t)
+	if err := e.CreateUser("human"); err != nil {
+		t.Fatal(err)
+	}
+	c.call("CreateLoginProfile", "UserName", "human", "Password", "short").expect(t, 400, "InvalidParameter.Password.Length")
+	lp := c.call("CreateLoginProfile", "UserName", "human", "Password", "Correct-Horse-9", "PasswordResetRequired", "true").ok(t)
+	if lp.str("LoginProfile.UserName") != "human" || lp.body["LoginProfile"].(map[string]any)["PasswordResetRequired"] != true {
+		t.Fatalf("CreateLoginProfile: %s", lp.raw)
+	}
+	if strings.Contains(lp.raw, "Correct-Horse-9") {
+		t.Fatal("password echoed")
+	}
+	c.call("CreateLoginProfile", "UserName", "human", "Password", "Correct-Horse-9").expect(t, 409, "EntityAlreadyExists.User.LoginProfile")
+	serial, err := e.BindMFADevice("human")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.call("GetUserMFAInfo", "UserName", "human").ok(t).str("MFADevice.SerialNumber"); got != serial {
+		t.Fatalf("serial %q, want %q", got, serial)
+	}
+	if v, _ := e.Snapshot().userByName("human"); !v.LoginProfile || !v.MFADevice {
+		t.Fatalf("snapshot %+v", v)
+	}
+
+	c.call("DeleteUser", "UserName", "human").expect(t, 409, "DeleteConflict.User.LoginProfile")
+	c.call("DeleteLoginProfile", "UserName", "human").ok(t)
+	c.call("DeleteLoginProfile", "UserName", "human").expect(t, 404, "EntityNotExist.User.LoginProfile")
+	c.call("GetLoginProfile", "UserName", "human").expect(t, 404, "EntityNotExist.User.LoginProfile")
+	c.call("DeleteUser", "UserName", "human").expect(t, 409, "DeleteConflict.User.MFADevice")
+	if got := c.call("UnbindMFADevice", "UserName", "human").ok(t).str("MFADevice.SerialNumber"); got != serial {
+		t.Fatalf("unbound serial %q", got)
+	}
+	c.call("UnbindMFADevice", "UserName", "human").expect(t, 404, "EntityNotExist.User.MFADevice")
+	c.call("DeleteUser", "UserName", "human").ok(t)
+}

@@ -189,8 +189,8 @@ func (e *Emulator) ramDeleteUser(q *rpcRequest) (map[string]any, *APIError) {
 	return map[string]any{}, nil
 }
 
-// deleteUserLocked applies the legacy DeleteUser rule: no AccessKey, no attached
-// policy and no group membership may remain.
+// deleteUserLocked applies the legacy DeleteUser rule: no AccessKey, attached
+// policy, group membership, login profile or MFA device may remain.
 func (e *Emulator) deleteUserLocked(name string) *APIError {
 	u := e.st.Users[name]
 	switch {
@@ -202,6 +202,10 @@ func (e *Emulator) deleteUserLocked(name string) *APIError {
 		return apiErr(http.StatusConflict, "DeleteConflict.User.Policy", "The user CAN NOT has any attached policy while deleting the user.")
 	case len(u.Groups) > 0:
 		return apiErr(http.StatusConflict, "DeleteConflict.User.Group", "The user CAN NOT belong to any group while deleting the user.")
+	case u.LoginProfile != nil:
+		return apiErr(http.StatusConflict, "DeleteConflict.User.LoginProfile", "The user CAN NOT has any login profile while deleting the user.")
+	case u.MFADevice != nil:
+		return apiErr(http.StatusConflict, "DeleteConflict.User.MFADevice", "The user CAN NOT has any MFA device while deleting the user.")
 	}
 	delete(e.st.Users, name)
 	return nil

@@ -92,6 +92,12 @@ func init() {
 	register(productRAM, "DeleteAccessKey", false, (*Emulator).ramDeleteAccessKey)
 	register(productRAM, "ListAccessKeys", false, (*Emulator).ramListAccessKeys)
 	register(productRAM, "GetAccessKeyLastUsed", false, (*Emulator).ramGetAccessKeyLastUsed)
+	register(productRAM, "CreateLoginProfile", false, (*Emulator).ramCreateLoginProfile)
+	register(productRAM, "GetLoginProfile", false, (*Emulator).ramGetLoginProfile)
+	register(productRAM, "UpdateLoginProfile", false, (*Emulator).ramUpdateLoginProfile)
+	register(productRAM, "DeleteLoginProfile", false, (*Emulator).ramDeleteLoginProfile)
+	register(productRAM, "GetUserMFAInfo", false, (*Emulator).ramGetUserMFAInfo)
+	register(productRAM, "UnbindMFADevice", false, (*Emulator).ramUnbindMFADevice)
 
 	register(productRAM, "CreateGroup", false, (*Emulator).ramCreateGroup)
 	register(productRAM, "GetGroup", false, (*Emulator).ramGetGroup)

@@ -92,6 +92,21 @@ type user struct {
 	AccessKeys  []*accessKey  `json:"access_keys,omitempty"`
 	Policies    []*attachment `json:"policies,omitempty"`
 	Groups      []*membership `json:"groups,omitempty"`
+	// LoginProfile and MFADevice only matter for DeleteUser's conflicts: the
+	// emulator has no console to log in to.
+	LoginProfile *loginProfile `json:"login_profile,omitempty"`
+	MFADevice    *mfaDevice    `json:"mfa_device,omitempty"`
+}
+
+type loginProfile struct {
+	PasswordResetRequired bool      `json:"password_reset_required"`
+	MFABindRequired       bool      `json:"mfa_bind_required"`
+	CreateDate            time.Time `json:"create_date"`
+}
+
+type mfaDevice struct {
+	SerialNumber string    `json:"serial_number"`
+	BindDate     time.Time `json:"bind_date"`
 }
 
 type group struct {
