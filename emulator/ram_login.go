@@ -195,4 +195,3 @@ func (e *Emulator) BindMFADevice(userName string) (serialNumber string, err erro
 	u.MFADevice = &mfaDevice{SerialNumber: "acs:ram::" + e.st.AccountID + ":mfa/" + userName, BindDate: now}
 	return u.MFADevice.SerialNumber, nil
 }
-
