@@ -29,6 +29,22 @@ var systemPolicies = func() map[string]*policy {
 		{"AliyunOSSReadOnlyAccess", "Provides read-only access to Object Storage Service (OSS).",
 			`{"Statement":[{"Action":["oss:Get*","oss:List*"],"Effect":"Allow","Resource":"*"}],"Version":"1"}`},
 	}
+	for _, p := range []struct{ code, name, product string }{
+		{"vpc", "VPC", "Virtual Private Cloud (VPC)"},
+		{"slb", "SLB", "Server Load Balancer (SLB)"},
+		{"rds", "RDS", "ApsaraDB RDS"},
+		{"kms", "KMS", "Key Management Service (KMS)"},
+		{"log", "Log", "Simple Log Service (SLS)"},
+		{"cms", "CloudMonitor", "CloudMonitor"},
+		{"cs", "ContainerService", "Container Service for Kubernetes (ACK)"},
+		{"alidns", "DNS", "Alibaba Cloud DNS"},
+	} {
+		defs = append(defs,
+			struct{ name, desc, doc string }{"Aliyun" + p.name + "FullAccess", "Provides full access to " + p.product + ".",
+				`{"Statement":[{"Action":"` + p.code + `:*","Effect":"Allow","Resource":"*"}],"Version":"1"}`},
+			struct{ name, desc, doc string }{"Aliyun" + p.name + "ReadOnlyAccess", "Provides read-only access to " + p.product + ".",
+				`{"Statement":[{"Action":["` + p.code + `:Describe*","` + p.code + `:List*","` + p.code + `:Get*"],"Effect":"Allow","Resource":"*"}],"Version":"1"}`})
+	}
 	out := make(map[string]*policy, len(defs))
 	for _, d := range defs {
 		parsed, err := ParsePolicy(d.doc)

@@ -311,16 +311,22 @@ func TestAttachmentRules(t *testing.T) {
 	}
 	c.call("AttachPolicyToUser", "PolicyType", "Custom", "PolicyName", "c10", "UserName", "u").expect(t, 409, "LimitExceeded.User.Policy")
 	c.call("AttachPolicyToUser", "PolicyType", "Custom", "PolicyName", "c0", "UserName", "u").expect(t, 409, "EntityAlreadyExists.User.Policy")
-	// System policies count separately (limit 20, only 9 exist here).
-	for name := range systemPolicies {
+	// System policies count separately: 20 more fit, the 21st does not.
+	systemNames := sortedKeys(systemPolicies)
+	if len(systemNames) <= maxSystemPerPrincipal {
+		t.Fatalf("only %d system policies; the limit cannot be reached", len(systemNames))
+	}
+	for _, name := range systemNames[:maxSystemPerPrincipal] {
 		c.call("AttachPolicyToUser", "PolicyType", "System", "PolicyName", name, "UserName", "u").ok(t)
 	}
+	c.call("AttachPolicyToUser", "PolicyType", "System", "PolicyName", systemNames[maxSystemPerPrincipal], "UserName", "u").
+		expect(t, 409, "LimitExceeded.User.Policy")
 	c.call("AttachPolicyToUser", "PolicyType", "System", "PolicyName", "NoSuchPolicy", "UserName", "u").expect(t, 404, "EntityNotExist.Policy")
 	c.call("AttachPolicyToUser", "PolicyType", "Custom", "PolicyName", "c0", "UserName", "nobody").expect(t, 404, "EntityNotExist.User")
 	c.call("AttachPolicyToUser", "PolicyType", "Bad", "PolicyName", "c0", "UserName", "u").expect(t, 400, "InvalidParameter.PolicyType")
 	c.call("DetachPolicyFromUser", "PolicyType", "Custom", "PolicyName", "c10", "UserName", "u").expect(t, 404, "EntityNotExist.User.Policy")
 	pols := c.call("ListPoliciesForUser", "UserName", "u").ok(t).list("Policies.Policy")
-	if len(pols) != 10+len(systemPolicies) {
+	if len(pols) != 10+maxSystemPerPrincipal {
 		t.Fatalf("ListPoliciesForUser: %d policies", len(pols))
 	}
 	if pols[0]["AttachDate"] == "" || pols[0]["PolicyType"] != "Custom" {
@@ -516,4 +522,21 @@ func TestLoginProfileAndMFAConflicts(t *testing.T) {
 	}
 	c.call("UnbindMFADevice", "UserName", "human").expect(t, 404, "EntityNotExist.User.MFADevice")
 	c.call("DeleteUser", "UserName", "human").ok(t)
+}
+
+func TestGroupAndRoleQuotas(t *testing.T) {
+	e, _ := newTestEmulator(t, nil)
+	for i := 0; i < maxGroups; i++ {
+		if err := e.CreateGroup("g" + strconv.Itoa(i)); err != nil {
+			t.Fatalf("group %d: %v", i, err)
+		}
+	}
+	for i := 0; i < maxRoles; i++ {
+		if _, err := e.CreateRole("r"+strconv.Itoa(i), trustAccount(DefaultAccountID), 0); err != nil {
+			t.Fatalf("role %d: %v", i, err)
+		}
+	}
+	c := e.rootClient(t)
+	c.call("CreateGroup", "GroupName", "extra").expect(t, 409, "LimitExceeded.Group")
+	c.call("CreateRole", "RoleName", "extra", "AssumeRolePolicyDocument", trustAccount(DefaultAccountID)).expect(t, 409, "LimitExceeded.Role")
 }
