@@ -1,0 +1,282 @@
+// Command bench measures this engine side by side with HashiCorp's AliCloud
+// plugin on one Vault dev server and one emulator, in the same run:
+//
+//   - our plugin, registered as an external plugin (as operators run it);
+//   - HashiCorp's plugin as Vault's builtin "alicloud";
+//   - HashiCorp's plugin at the same version, built from the Go module proxy
+//     and registered as an external plugin.
+//
+// HashiCorp's plugin has fixed *.aliyuncs.com endpoints, so Vault runs with
+// HTTPS_PROXY/HTTP_PROXY pointing at the emulator's proxy and SSL_CERT_FILE
+// at its CA; plugins inherit that environment. Our plugin uses its default
+// endpoints too, so both take the same path (proxy, TLS) to the same
+// emulator; an extra mount shows ours on the emulator's plain endpoint.
+//
+// For each mount it reports throughput and latency of assumed_role
+// credentials and of ram_user credentials issued then revoked, the plugin
+// process's memory, and the upstream calls per credential from the
+// emulator's counters, with an AccessKey identity and with an ECS-role (and,
+// for ours, an OIDC-role) identity; and two floors: Vault's own
+// auth/token/create and a direct AssumeRole with our aliyun client.
+//
+// Usage (from the repository root, after `make build vault`):
+//
+//	go run ./bench [-clients 16] [-duration 10s] [-warmup 2s] [-out bench/results]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command-line settings.
+type options struct {
+	root             string
+	vaultBin         string
+	pluginBin        string
+	emulatorBin      string
+	hashicorpBin     string
+	clients          int
+	duration         time.Duration
+	warmup           time.Duration
+	identityDuration time.Duration
+	out              string
+	only             string
+	direct           bool
+	keep             bool
+	vaultLogLevel    string
+	pprofDir         string
+}
+
+func parseOptions(args []string, stderr io.Writer) (*options, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	o := &options{root: root}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.vaultBin, "vault", filepath.Join(root, "bin", "vault"), "Vault binary (make vault)")
+	fs.StringVar(&o.pluginBin, "plugin", filepath.Join(root, "bin", "vault-plugin-secrets-alicloud"), "our plugin binary (make build)")
+	fs.StringVar(&o.emulatorBin, "emulator", filepath.Join(root, "bin", "alicloud-emulator"), "emulator binary (make build)")
+	fs.StringVar(&o.hashicorpBin, "hashicorp-plugin", "", "HashiCorp's plugin binary (default: built from bench/hashicorp once and cached)")
+	fs.IntVar(&o.clients, "clients", 16, "concurrent clients")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each throughput phase")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each throughput phase (not measured)")
+	fs.DurationVar(&o.identityDuration, "identity-duration", 5*time.Second, "time of each ECS/OIDC identity phase (no warm-up: the identity's first fetch counts)")
+	fs.StringVar(&o.out, "out", filepath.Join(root, "bench", "results"), "folder for the JSON results")
+	fs.StringVar(&o.only, "only", "", "comma-separated phase groups to run: floor,assumed_role,ram_user,identity (default: all)")
+	fs.BoolVar(&o.direct, "direct", true, "also measure our plugin on the emulator's plain-HTTP endpoint (no proxy, no TLS)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the work folder (logs, seed) after the run")
+	fs.StringVar(&o.vaultLogLevel, "vault-log-level", "warn", "Vault's log level")
+	fs.StringVar(&o.pprofDir, "pprof-dir", "", "when set, register our plugin from bench/profiled (pprof on) and write CPU and heap profiles of its assumed_role and ram_user phases here")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if o.clients < 1 || o.duration <= 0 || o.warmup < 0 || o.identityDuration <= 0 {
+		return nil, errors.New("-clients, -duration and -identity-duration must be positive, -warmup not negative")
+	}
+	return o, nil
+}
+
+// groups reports whether phase group g is selected by -only.
+func (o *options) group(g string) bool {
+	if o.only == "" {
+		return true
+	}
+	for _, s := range strings.Split(o.only, ",") {
+		if strings.TrimSpace(s) == g {
+			return true
+		}
+	}
+	return false
+}
+
+// repoRoot walks up from the working directory to the module root.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.Contains(b, []byte("module github.com/alicloud-vault/vault-plugin-secrets-alicloud\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from inside the repository (no go.mod of github.com/alicloud-vault/vault-plugin-secrets-alicloud above the working directory)")
+		}
+		dir = parent
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct{ path, fix string }{
+		{o.vaultBin, "make vault"}, {o.pluginBin, "make build"}, {o.emulatorBin, "make build"},
+	} {
+		if _, err := os.Stat(f.path); err != nil {
+			return fmt.Errorf("%s is missing: run `%s`", f.path, f.fix)
+		}
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "bench: "+format+"\n", args...) }
+
+	if o.hashicorpBin == "" {
+		if o.hashicorpBin, err = hashicorpPlugin(o.root, logf); err != nil {
+			return err
+		}
+	}
+	ourBin := o.pluginBin
+	if o.pprofDir != "" {
+		if ourBin, err = buildProfiledPlugin(o.root, logf); err != nil {
+			return err
+		}
+	}
+
+	work, err := os.MkdirTemp("", "alicloud-bench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		logf("work folder (kept): %s", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+
+	b := &bench{o: o, logf: logf, work: work}
+	report, err := b.run(ctx, ourBin)
+	b.shutdown()
+	if err != nil {
+		return err
+	}
+	printReport(stdout, report)
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(o.out, "bench-"+report.Started.UTC().Format("20060102T150405Z")+".json")
+	data, err := json.MarshalIndent(report, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(o.out, "latest.json"), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nresults: %s\n", path)
+	return nil
+}
+
+// cacheDir is the per-user cache the Vault build also uses.
+func cacheDir() string {
+	if d := os.Getenv("VAULT_CACHE_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "vault-plugin-secrets-alicloud")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "vault-plugin-secrets-alicloud")
+	}
+	return filepath.Join(home, ".cache", "vault-plugin-secrets-alicloud")
+}
+
+const hashicorpModule = "github.com/hashicorp/vault-plugin-secrets-alicloud"
+
+// hashicorpVersion reads the version bench/hashicorp/go.mod pins.
+func hashicorpVersion(root string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(root, "bench", "hashicorp", "go.mod"))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == hashicorpModule {
+			return f[1], nil
+		}
+	}
+	return "", fmt.Errorf("bench/hashicorp/go.mod does not require %s", hashicorpModule)
+}
+
+// hashicorpPlugin returns HashiCorp's plugin binary, building it once per
+// version and Go version into the per-user cache, with the flags our own
+// release build uses (static, trimmed, stripped).
+func hashicorpPlugin(root string, logf func(string, ...any)) (string, error) {
+	version, err := hashicorpVersion(root)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cacheDir(), "hashicorp-alicloud-"+version+"-"+runtime.Version())
+	bin := filepath.Join(dir, "vault-plugin-secrets-alicloud")
+	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+		return bin, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	logf("building HashiCorp's plugin %s into %s (once; about a minute)", version, bin)
+	tmp := fmt.Sprintf("%s.tmp.%d", bin, os.Getpid())
+	defer os.Remove(tmp)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", tmp, hashicorpModule+"/cmd/vault-plugin-secrets-alicloud")
+	cmd.Dir = filepath.Join(root, "bench", "hashicorp")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building HashiCorp's plugin: %v\n%s", err, out)
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		return "", err
+	}
+	return bin, nil
+}
+
+// buildProfiledPlugin builds bench/profiled (our plugin with pprof behind an
+// environment variable) into the repository-local cache.
+func buildProfiledPlugin(root string, logf func(string, ...any)) (string, error) {
+	dir := filepath.Join(root, ".cache", "bench")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "vault-plugin-secrets-alicloud-profiled")
+	logf("building the profiled plugin into %s", bin)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./bench/profiled")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the profiled plugin: %v\n%s", err, out)
+	}
+	return bin, nil
+}

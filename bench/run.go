@@ -1,0 +1,504 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
+)
+
+// Names in the emulator's account that every mount shares.
+const (
+	accountID      = "1234567890123456"
+	rootUser       = "vault-root"
+	rootKeyID      = "LTAI5tBenchVaultRootKy01"
+	rootKeySecret  = "benchVaultRootSecretNotForProd" // a fake account in a local emulator
+	targetRole     = "bench-target"
+	ecsRole        = "bench-ecs"
+	oidcRole       = "bench-oidc-engine"
+	oidcProvider   = "bench-oidc"
+	oidcAudience   = "sts.aliyuncs.com"
+	remotePolicy   = "name:ReadOnlyAccess,type:System"
+	ourPluginName  = "vault-plugin-secrets-alicloud"
+	hcPluginName   = "hashicorp-alicloud"
+	builtinName    = "alicloud"
+	stsRoleName    = "sts"
+	ramUserRole    = "user"
+	implOurs       = "ours"
+	implHCBuiltin  = "hashicorp-builtin"
+	implHCExternal = "hashicorp-external"
+)
+
+var (
+	targetARN      = "acs:ram::" + accountID + ":role/" + targetRole
+	oidcRoleARN    = "acs:ram::" + accountID + ":role/" + oidcRole
+	oidcProvARN    = "acs:ram::" + accountID + ":oidc-provider/" + oidcProvider
+	rootTrust      = `{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"RAM":["acs:ram::` + accountID + `:root"]}}]}`
+	ecsTrust       = `{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"Service":["ecs.aliyuncs.com"]}}]}`
+	oidcTrust      = `{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"Federated":["` + oidcProvARN + `"]},"Condition":{"StringEquals":{"oidc:aud":"` + oidcAudience + `"}}}]}`
+	engineRAMPerms = []map[string]string{{"name": "AliyunRAMFullAccess", "type": "System"}, {"name": "AliyunSTSAssumeRoleAccess", "type": "System"}}
+)
+
+// seed is the emulator's starting account: the RAM user whose key every
+// AccessKey mount uses, the role the assumed_role roles assume, and the ECS
+// and OIDC roles the identity phases use as the engine's identity.
+func seed() map[string]any {
+	return map[string]any{
+		"account_id": accountID,
+		"users": []any{map[string]any{
+			"name":        rootUser,
+			"access_keys": []any{map[string]any{"id": rootKeyID, "secret": rootKeySecret, "status": "Active"}},
+			"policies":    engineRAMPerms,
+		}},
+		"roles": []any{
+			map[string]any{"name": targetRole, "trust_policy": rootTrust, "max_session_duration": 3600,
+				"policies": []any{map[string]string{"name": "ReadOnlyAccess", "type": "System"}}},
+			map[string]any{"name": ecsRole, "trust_policy": ecsTrust, "max_session_duration": 3600, "policies": engineRAMPerms},
+			map[string]any{"name": oidcRole, "trust_policy": oidcTrust, "max_session_duration": 3600, "policies": engineRAMPerms},
+		},
+		"oidc_providers": []any{map[string]any{"name": oidcProvider, "client_ids": []string{oidcAudience}}},
+		"ecs":            map[string]any{"role_name": ecsRole},
+	}
+}
+
+// mount is one secrets engine mount under test.
+type mount struct {
+	Path     string `json:"path"`
+	Impl     string `json:"impl"`
+	Identity string `json:"identity"`
+	Note     string `json:"note,omitempty"`
+}
+
+// bench is one run: the processes and what the phases produced.
+type bench struct {
+	o     *options
+	logf  func(string, ...any)
+	work  string
+	emu   *emulatorProc
+	vault *vaultProc
+	vc    *vaultClient
+
+	ourExe, hcExe string // the binaries as Vault runs them, for /proc lookups
+	issued        map[string]int
+	configs       map[string]map[string]any // config written on each mount
+	pprofListen   string
+}
+
+func (b *bench) shutdown() {
+	if b.vault != nil {
+		b.vault.stop(30 * time.Second)
+	}
+	if b.emu != nil {
+		b.emu.stop(10 * time.Second)
+	}
+}
+
+func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
+	rep := &report{Started: time.Now(), Machine: machineInfo(), Settings: settings{
+		Clients: b.o.clients, Duration: b.o.duration.String(), Warmup: b.o.warmup.String(),
+		IdentityDuration: b.o.identityDuration.String(),
+	}}
+	b.issued = map[string]int{}
+	if err := b.start(ourBin, rep); err != nil {
+		return nil, err
+	}
+	mounts, err := b.setup(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Mounts = mounts
+	rep.LoadBefore = loadAvg()
+
+	phase := func(p *phaseResult, op opFunc, spec loadSpec, before func() error) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b.logf("phase %-13s %-20s ...", p.Kind, p.Name)
+		if before == nil {
+			before = b.emu.ResetCounters
+		}
+		res, err := runLoad(ctx, spec, op, before)
+		if err != nil {
+			return fmt.Errorf("phase %s %s: %w", p.Kind, p.Name, err)
+		}
+		p.Load = res
+		if p.Calls, err = b.emu.Counters(); err != nil {
+			return err
+		}
+		var total int64
+		for _, n := range p.Calls {
+			total += n
+		}
+		p.UpstreamCalls = total
+		if res.Ops > 0 {
+			p.CallsPerOp = float64(total) / float64(res.Ops)
+		}
+		p.IdentityCalls, p.IdentityFetches = identityCalls(p.Calls)
+		if p.Mount != "" {
+			b.issued[p.Impl] += res.Ops
+		}
+		p.Memory = b.memory(p.Impl)
+		b.logf("phase %-13s %-20s %8.1f/s p50 %6.2f ms p99 %7.2f ms  errors %d  calls/op %.2f", p.Kind, p.Name,
+			res.PerSecond, res.P50MS, res.P99MS, res.Errors, p.CallsPerOp)
+		if res.Errors > 0 {
+			b.logf("  first error: %s", truncate(res.FirstError, 300))
+		}
+		rep.Phases = append(rep.Phases, p)
+		return nil
+	}
+	spec := loadSpec{Clients: b.o.clients, Duration: b.o.duration, Warmup: b.o.warmup}
+
+	if b.o.group("floor") {
+		tokenOp := func(ctx context.Context, _ int) error {
+			var s secretResponse
+			if err := b.vc.do(ctx, http.MethodPost, "auth/token/create", map[string]any{"ttl": "1h", "policies": []string{"default"}}, &s); err != nil {
+				return err
+			}
+			if s.Auth == nil || s.Auth.ClientToken == "" {
+				return errors.New("auth/token/create: no token in the answer")
+			}
+			return nil
+		}
+		if err := phase(&phaseResult{Kind: "floor", Name: "token-create", Impl: "vault"}, tokenOp, spec, nil); err != nil {
+			return nil, err
+		}
+		for _, viaProxy := range []bool{true, false} {
+			op, name, err := b.assumeRoleFloor(viaProxy)
+			if err != nil {
+				return nil, err
+			}
+			if err := phase(&phaseResult{Kind: "floor", Name: name, Impl: "aliyun-client"}, op, spec, nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+	byPath := map[string]mount{}
+	for _, m := range mounts {
+		byPath[m.Path] = m
+	}
+	if b.o.group("assumed_role") {
+		for _, path := range []string{"ours", "ours-direct", "hc-builtin", "hc-external"} {
+			m, ok := byPath[path]
+			if !ok {
+				continue
+			}
+			p := &phaseResult{Kind: "assumed_role", Name: m.Path, Mount: m.Path, Impl: m.Impl, Identity: m.Identity}
+			stop := b.profile(p, "assumed_role")
+			err := phase(p, b.assumedRoleOp(m.Path), spec, nil)
+			stop()
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	if b.o.group("ram_user") {
+		for _, path := range []string{"ours", "hc-builtin", "hc-external"} {
+			m := byPath[path]
+			p := &phaseResult{Kind: "ram_user", Name: m.Path, Mount: m.Path, Impl: m.Impl, Identity: m.Identity}
+			stop := b.profile(p, "ram_user")
+			err := phase(p, b.ramUserOp(m.Path), spec, nil)
+			stop()
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	if b.o.group("identity") {
+		ispec := loadSpec{Clients: b.o.clients, Duration: b.o.identityDuration}
+		for _, path := range []string{"ours-ecs", "ours-oidc", "hc-builtin-ecs", "hc-external-ecs"} {
+			m, ok := byPath[path]
+			if !ok {
+				continue
+			}
+			p := &phaseResult{Kind: "identity", Name: m.Path, Mount: m.Path, Impl: m.Impl, Identity: m.Identity}
+			// Counters are reset before the config is written again, which
+			// drops the cached client: the cold identity fetch is counted.
+			before := func() error {
+				if err := b.emu.ResetCounters(); err != nil {
+					return err
+				}
+				return b.vc.do(ctx, http.MethodPost, m.Path+"/config", b.configs[m.Path], nil)
+			}
+			if err := phase(p, b.assumedRoleOp(m.Path), ispec, before); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	rep.LoadAfter = loadAvg()
+	rep.Finished = time.Now()
+	for _, impl := range []string{implOurs, implHCExternal, implHCBuiltin} {
+		if m := b.memory(impl); m != nil {
+			rep.Memory = append(rep.Memory, memoryResult{Impl: impl, Process: m.Process, Mem: m.Mem, CredentialsIssued: b.issued[impl]})
+		}
+	}
+	return rep, nil
+}
+
+// identityCalls counts the calls a plugin made for its own identity (ECS
+// metadata, the credentials URI, AssumeRoleWithOIDC) and, among them, the
+// fetches that return credentials.
+func identityCalls(c map[string]int64) (calls, fetches int64) {
+	for k, v := range c {
+		if strings.HasPrefix(k, "ecs:") || strings.HasPrefix(k, "credentialsuri:") || k == "sts:AssumeRoleWithOIDC" {
+			calls += v
+		}
+		switch k {
+		case "ecs:GetCredentials", "credentialsuri:GetCredentials", "sts:AssumeRoleWithOIDC":
+			fetches += v
+		}
+	}
+	return calls, fetches
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// start launches the emulator and Vault with the plugins in its plugin folder.
+func (b *bench) start(ourBin string, rep *report) error {
+	seedFile := filepath.Join(b.work, "seed.json")
+	data, err := json.Marshal(seed())
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(seedFile, data, 0o600); err != nil {
+		return err
+	}
+	if b.emu, err = startEmulator(b.o.emulatorBin, b.work, seedFile); err != nil {
+		return err
+	}
+	pluginDir := filepath.Join(b.work, "plugins")
+	if err := os.MkdirAll(pluginDir, 0o755); err != nil {
+		return err
+	}
+	b.ourExe = filepath.Join(pluginDir, ourPluginName)
+	b.hcExe = filepath.Join(pluginDir, hcPluginName)
+	if err := copyFile(ourBin, b.ourExe); err != nil {
+		return err
+	}
+	if err := copyFile(b.o.hashicorpBin, b.hcExe); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		path string
+		dst  *binaryInfo
+	}{{b.ourExe, &rep.Binaries.Ours}, {b.hcExe, &rep.Binaries.HashiCorpExternal}, {b.o.vaultBin, &rep.Binaries.Vault}} {
+		fi, err := os.Stat(f.path)
+		if err != nil {
+			return err
+		}
+		f.dst.Path, f.dst.SizeMB = f.path, float64(fi.Size())/(1<<20)
+	}
+	rep.Binaries.HashiCorpExternal.Version, _ = hashicorpVersion(b.o.root)
+	if out, err := exec.Command(b.o.vaultBin, "version").Output(); err == nil {
+		rep.Binaries.Vault.Version = strings.TrimSpace(string(out))
+	}
+	b.vault, err = startVault(b.o.vaultBin, b.work, pluginDir, b.emu, b.o.vaultLogLevel)
+	if err != nil {
+		return err
+	}
+	b.vc = newVaultClient(b.vault.Addr, b.vault.Token, b.o.clients)
+	b.logf("emulator %s (proxy %s), vault %s, work folder %s", b.emu.URL, b.emu.ProxyURL, b.vault.Addr, b.work)
+	return nil
+}
+
+// setup registers the external plugins, enables the mounts and writes
+// equivalent config and roles on each.
+func (b *bench) setup(ctx context.Context) ([]mount, error) {
+	for _, p := range []struct{ name, exe string }{{ourPluginName, b.ourExe}, {hcPluginName, b.hcExe}} {
+		sum, err := sha256File(p.exe)
+		if err != nil {
+			return nil, err
+		}
+		in := map[string]any{"sha256": sum, "command": filepath.Base(p.exe)}
+		if b.o.pprofDir != "" && p.name == ourPluginName {
+			in["env"] = []string{"BENCH_PPROF_ADDR=" + b.pprofAddr()}
+		}
+		if err := b.vc.do(ctx, http.MethodPut, "sys/plugins/catalog/secret/"+p.name, in, nil); err != nil {
+			return nil, fmt.Errorf("registering %s: %w", p.name, err)
+		}
+	}
+	tokenFile := filepath.Join(b.work, "oidc-token")
+	var tok struct {
+		Token string `json:"token"`
+	}
+	if err := b.emu.admin(http.MethodPost, "/_emulator/oidc/token", map[string]any{
+		"provider": oidcProvider, "subject": "system:serviceaccount:vault:vault", "audience": oidcAudience, "ttl_seconds": 3 * 3600,
+	}, &tok); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(tokenFile, []byte(tok.Token), 0o600); err != nil {
+		return nil, err
+	}
+
+	accessKey := map[string]any{"access_key": rootKeyID, "secret_key": rootKeySecret}
+	type spec struct {
+		m      mount
+		plugin string
+		config map[string]any
+		roles  []string
+	}
+	both := []string{stsRoleName, ramUserRole}
+	specs := []spec{
+		{mount{Path: "ours", Impl: implOurs, Identity: "access_key", Note: "default endpoints, through the proxy (same path as HashiCorp's)"}, ourPluginName, accessKey, both},
+		{mount{Path: "hc-builtin", Impl: implHCBuiltin, Identity: "access_key"}, builtinName, accessKey, both},
+		{mount{Path: "hc-external", Impl: implHCExternal, Identity: "access_key"}, hcPluginName, accessKey, both},
+		{mount{Path: "ours-ecs", Impl: implOurs, Identity: "ecs_ram_role", Note: "metadata_endpoint = the emulator"},
+			ourPluginName, map[string]any{"credential_type": "ecs_ram_role", "metadata_endpoint": b.emu.URL}, []string{stsRoleName}},
+		{mount{Path: "ours-oidc", Impl: implOurs, Identity: "oidc_role_arn"}, ourPluginName, map[string]any{
+			"credential_type": "oidc_role_arn", "role_arn": oidcRoleARN, "oidc_provider_arn": oidcProvARN, "oidc_token_file": tokenFile,
+		}, []string{stsRoleName}},
+		{mount{Path: "hc-builtin-ecs", Impl: implHCBuiltin, Identity: "ecs_ram_role", Note: "empty keys: the SDK's chain falls to http://100.100.100.200 (through the proxy)"},
+			builtinName, map[string]any{"access_key": "", "secret_key": ""}, []string{stsRoleName}},
+		{mount{Path: "hc-external-ecs", Impl: implHCExternal, Identity: "ecs_ram_role", Note: "as hc-builtin-ecs"},
+			hcPluginName, map[string]any{"access_key": "", "secret_key": ""}, []string{stsRoleName}},
+	}
+	if b.o.direct {
+		direct := map[string]any{"access_key": rootKeyID, "secret_key": rootKeySecret, "sts_endpoint": b.emu.URL, "ram_endpoint": b.emu.URL}
+		specs = append(specs[:1], append([]spec{{mount{Path: "ours-direct", Impl: implOurs, Identity: "access_key",
+			Note: "sts/ram_endpoint = the emulator's plain-HTTP listener (no proxy, no TLS)"}, ourPluginName, direct, []string{stsRoleName}}}, specs[1:]...)...)
+	}
+	var mounts []mount
+	b.configs = map[string]map[string]any{}
+	for _, s := range specs {
+		b.configs[s.m.Path] = s.config
+		if err := b.vc.do(ctx, http.MethodPost, "sys/mounts/"+s.m.Path, map[string]any{"type": s.plugin}, nil); err != nil {
+			return nil, fmt.Errorf("enabling %s at %s: %w", s.plugin, s.m.Path, err)
+		}
+		if err := b.vc.do(ctx, http.MethodPost, s.m.Path+"/config", s.config, nil); err != nil {
+			return nil, fmt.Errorf("%s/config: %w", s.m.Path, err)
+		}
+		for _, r := range s.roles {
+			in := map[string]any{"role_arn": targetARN}
+			if r == ramUserRole {
+				in = map[string]any{"remote_policies": []string{remotePolicy}}
+			}
+			if err := b.vc.do(ctx, http.MethodPost, s.m.Path+"/role/"+r, in, nil); err != nil {
+				return nil, fmt.Errorf("%s/role/%s: %w", s.m.Path, r, err)
+			}
+		}
+		mounts = append(mounts, s.m)
+	}
+	// One credential from each mount before any phase: a broken set-up fails
+	// here with the plugin's own error rather than as a phase of errors.
+	for _, s := range specs {
+		if _, err := b.vc.readCreds(ctx, s.m.Path, stsRoleName, true); err != nil {
+			return nil, fmt.Errorf("smoke test: %w", err)
+		}
+	}
+	return mounts, nil
+}
+
+func (b *bench) assumedRoleOp(path string) opFunc {
+	return func(ctx context.Context, _ int) error {
+		_, err := b.vc.readCreds(ctx, path, stsRoleName, true)
+		return err
+	}
+}
+
+// ramUserOp issues a ram_user credential and revokes its lease, which makes
+// the plugin delete the user in the cloud before Vault answers.
+func (b *bench) ramUserOp(path string) opFunc {
+	return func(ctx context.Context, _ int) error {
+		s, err := b.vc.readCreds(ctx, path, ramUserRole, false)
+		if err != nil {
+			return err
+		}
+		if err := b.vc.revoke(ctx, s.LeaseID); err != nil {
+			return fmt.Errorf("revoke: %w", err)
+		}
+		return nil
+	}
+}
+
+// assumeRoleFloor is AssumeRole called straight from this process with our
+// aliyun client: through the emulator's proxy and TLS (the path the plugins
+// take) or on its plain-HTTP listener.
+func (b *bench) assumeRoleFloor(viaProxy bool) (opFunc, string, error) {
+	o := aliyun.Options{
+		Credentials: aliyun.StaticCredentials(aliyun.Credentials{AccessKeyID: rootKeyID, AccessKeySecret: rootKeySecret}),
+		MaxRetries:  0,
+	}
+	name := "assumerole-direct"
+	if viaProxy {
+		name = "assumerole-proxy"
+		pem, err := os.ReadFile(b.emu.CAFile)
+		if err != nil {
+			return nil, "", err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, "", fmt.Errorf("%s: no certificate", b.emu.CAFile)
+		}
+		proxy, err := url.Parse(b.emu.ProxyURL)
+		if err != nil {
+			return nil, "", err
+		}
+		o.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			Proxy:               http.ProxyURL(proxy),
+			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: 2 * b.o.clients,
+			IdleConnTimeout:     time.Minute,
+		}}
+	} else {
+		o.Endpoints = map[aliyun.Product]string{aliyun.STS: b.emu.URL}
+		o.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			MaxIdleConnsPerHost: 2 * b.o.clients, IdleConnTimeout: time.Minute,
+		}}
+	}
+	c, err := aliyun.NewClient(o)
+	if err != nil {
+		return nil, "", err
+	}
+	return func(ctx context.Context, _ int) error {
+		out, err := c.AssumeRole(ctx, aliyun.AssumeRoleInput{RoleArn: targetARN, RoleSessionName: "bench-floor"})
+		if err != nil {
+			return err
+		}
+		if out.Credentials.SecurityToken == "" {
+			return errors.New("AssumeRole: no security token")
+		}
+		return nil
+	}, name, nil
+}
+
+// memory reads the memory of the process serving impl: the plugin process
+// for external plugins, Vault itself for the builtin.
+func (b *bench) memory(impl string) *memSample {
+	var exe, proc string
+	switch impl {
+	case implOurs:
+		exe, proc = b.ourExe, "plugin"
+	case implHCExternal:
+		exe, proc = b.hcExe, "plugin"
+	case implHCBuiltin, "vault":
+		m, err := readMem(b.vault.cmd.Process.Pid)
+		if err != nil {
+			return nil
+		}
+		return &memSample{Process: "vault (hosts the builtin)", Mem: m}
+	default:
+		return nil
+	}
+	m, err := pluginMem(exe)
+	if err != nil {
+		return nil
+	}
+	return &memSample{Process: proc, Mem: m}
+}

@@ -1,0 +1,414 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// process is a child process whose output goes to a log file.
+type process struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	exited  chan struct{}
+	err     error
+}
+
+// startProcess runs bin with args and env, its stdout and stderr in logPath.
+// The kernel sends it SIGTERM if the harness dies, so no Vault or emulator
+// outlives an interrupted run.
+func startProcess(name, bin string, args, env []string, logPath string) (*process, error) {
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// stop sends SIGTERM and waits, killing the process after grace.
+func (p *process) stop(grace time.Duration) {
+	if p == nil {
+		return
+	}
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// waitReady polls ok until it succeeds, the process exits or timeout passes.
+func (p *process) waitReady(timeout time.Duration, ok func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := ok()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("%s exited (%v); log %s:\n%s", p.name, p.err, p.logPath, tail(p.logPath, 30))
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s: %v; log %s:\n%s", p.name, timeout, err, p.logPath, tail(p.logPath, 30))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// tail returns the last n lines of a file, for error messages.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// freeAddr returns a 127.0.0.1 address that was free a moment ago.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// baseEnv is the harness's environment without anything that would point a
+// child elsewhere: Vault variables, proxies, Alibaba credentials (HashiCorp's
+// plugin reads ALIBABA_CLOUD_* before its configured key), and SSL_CERT_FILE.
+func baseEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch uk := strings.ToUpper(k); {
+		case strings.HasPrefix(uk, "VAULT_"), strings.HasPrefix(uk, "ALIBABA_CLOUD_"), strings.HasPrefix(uk, "ALICLOUD_"),
+			uk == "HTTP_PROXY", uk == "HTTPS_PROXY", uk == "NO_PROXY", uk == "ALL_PROXY", uk == "SSL_CERT_FILE", uk == "SSL_CERT_DIR":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// emulatorProc is the alicloud-emulator command with its plain listener,
+// its proxy and the CA file the proxy's certificates chain to.
+type emulatorProc struct {
+	*process
+	URL      string // plain-HTTP RPC, admin, metadata
+	ProxyURL string
+	CAFile   string
+	http     *http.Client
+}
+
+func startEmulator(bin, dir, seedFile string) (*emulatorProc, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	proxyAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	caFile := filepath.Join(dir, "emulator-ca.pem")
+	args := []string{"-listen", addr, "-proxy-listen", proxyAddr, "-ca-out", caFile, "-seed", seedFile, "-quiet"}
+	p, err := startProcess("alicloud-emulator", bin, args, baseEnv(), filepath.Join(dir, "emulator.log"))
+	if err != nil {
+		return nil, err
+	}
+	e := &emulatorProc{process: p, URL: "http://" + addr, ProxyURL: "http://" + proxyAddr, CAFile: caFile,
+		http: &http.Client{Timeout: 30 * time.Second}}
+	if err := p.waitReady(30*time.Second, func() error {
+		if _, err := os.Stat(caFile); err != nil {
+			return err
+		}
+		_, err := e.Counters()
+		return err
+	}); err != nil {
+		p.stop(5 * time.Second)
+		return nil, err
+	}
+	return e, nil
+}
+
+// Counters returns the emulator's per-action call counters.
+func (e *emulatorProc) Counters() (map[string]int64, error) {
+	resp, err := e.http.Get(e.URL + "/_emulator/counters")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return nil, fmt.Errorf("GET /_emulator/counters: %s: %s", resp.Status, b)
+	}
+	var c map[string]int64
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ResetCounters zeroes the counters, between phases.
+func (e *emulatorProc) ResetCounters() error {
+	return e.admin(http.MethodDelete, "/_emulator/counters", nil, nil)
+}
+
+// admin calls the emulator's admin API.
+func (e *emulatorProc) admin(method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = strings.NewReader(string(b))
+	}
+	req, err := http.NewRequest(method, e.URL+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// vaultProc is a Vault dev server.
+type vaultProc struct {
+	*process
+	Addr  string
+	Token string
+}
+
+// startVault starts `vault server -dev` with the plugin directory and an
+// environment that sends every Alibaba Cloud call (and the ECS metadata
+// address) to the emulator's proxy; plugins inherit Vault's environment.
+func startVault(bin, dir, pluginDir string, emu *emulatorProc, logLevel string) (*vaultProc, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	const token = "bench-root"
+	env := append(baseEnv(),
+		"HTTPS_PROXY="+emu.ProxyURL, "https_proxy="+emu.ProxyURL,
+		"HTTP_PROXY="+emu.ProxyURL, "http_proxy="+emu.ProxyURL,
+		"NO_PROXY=", "no_proxy=",
+		"SSL_CERT_FILE="+emu.CAFile,
+	)
+	args := []string{"server", "-dev", "-dev-root-token-id=" + token, "-dev-listen-address=" + addr,
+		"-dev-plugin-dir=" + pluginDir, "-log-level=" + logLevel}
+	p, err := startProcess("vault", bin, args, env, filepath.Join(dir, "vault.log"))
+	if err != nil {
+		return nil, err
+	}
+	v := &vaultProc{process: p, Addr: "http://" + addr, Token: token}
+	c := &http.Client{Timeout: 5 * time.Second}
+	if err := p.waitReady(60*time.Second, func() error {
+		resp, err := c.Get(v.Addr + "/v1/sys/health")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("health: %s", resp.Status)
+		}
+		return nil
+	}); err != nil {
+		p.stop(10 * time.Second)
+		return nil, err
+	}
+	return v, nil
+}
+
+// sha256File returns the hex sha256 of a file, for plugin registration.
+func sha256File(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// copyFile copies src to dst with mode 0755 (plugin binaries).
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// procMem is the memory of one process, from /proc/<pid>/status.
+type procMem struct {
+	PID    int     `json:"pid"`
+	RSSMB  float64 `json:"rss_mb"`  // VmRSS
+	PeakMB float64 `json:"peak_mb"` // VmHWM: the largest RSS so far
+}
+
+// findProcesses returns the PIDs whose executable is exe.
+func findProcesses(exe string) ([]int, error) {
+	want, err := filepath.EvalSymlinks(exe)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		got, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil {
+			continue
+		}
+		if got == want {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// readMem reads VmRSS and VmHWM of pid.
+func readMem(pid int) (procMem, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return procMem{}, err
+	}
+	defer f.Close()
+	m := procMem{PID: pid}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(v)
+		if len(fields) < 1 {
+			continue
+		}
+		kb, err := strconv.ParseFloat(fields[0], 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			m.RSSMB = kb / 1024
+		case "VmHWM":
+			m.PeakMB = kb / 1024
+		}
+	}
+	if m.RSSMB == 0 {
+		return m, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+	}
+	return m, sc.Err()
+}
+
+// pluginMem returns the memory of the single process running exe.
+func pluginMem(exe string) (procMem, error) {
+	pids, err := findProcesses(exe)
+	if err != nil {
+		return procMem{}, err
+	}
+	switch len(pids) {
+	case 0:
+		return procMem{}, fmt.Errorf("no process runs %s", exe)
+	case 1:
+		return readMem(pids[0])
+	default:
+		// A multiplexed plugin serves every mount from one process; more than
+		// one means Vault restarted it, and the newest is the one serving.
+		var best procMem
+		for _, pid := range pids {
+			m, err := readMem(pid)
+			if err == nil && m.PID > best.PID {
+				best = m
+			}
+		}
+		if best.PID == 0 {
+			return procMem{}, errors.New("no readable plugin process")
+		}
+		return best, nil
+	}
+}
+
+// ctxSleep sleeps d or until ctx ends.
+func ctxSleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
