@@ -145,18 +145,30 @@ func (e *Emulator) authenticate(q *rpcRequest) *APIError {
 	return nil
 }
 
+// secretParams are replaced by "REDACTED" in the string to sign that
+// SignatureDoesNotMatch reports: the project never puts a security token or a
+// password into an error message.
+var secretParams = []string{"SecurityToken", "Password", "OIDCToken", "SAMLAssertion"}
+
 // redactedStringToSign is the string to sign as the service reports it in
-// SignatureDoesNotMatch, except that the SecurityToken value is replaced: the
-// project never puts a security token into an error message.
+// SignatureDoesNotMatch, with the values of secretParams replaced.
 func redactedStringToSign(method string, params url.Values) string {
-	if params.Get("SecurityToken") == "" {
+	var c url.Values
+	for _, k := range secretParams {
+		if params.Get(k) == "" {
+			continue
+		}
+		if c == nil {
+			c = make(url.Values, len(params))
+			for k, v := range params {
+				c[k] = v
+			}
+		}
+		c[k] = []string{"REDACTED"}
+	}
+	if c == nil {
 		return aliyun.StringToSign(method, params)
 	}
-	c := make(url.Values, len(params))
-	for k, v := range params {
-		c[k] = v
-	}
-	c["SecurityToken"] = []string{"REDACTED"}
 	return aliyun.StringToSign(method, c)
 }
 

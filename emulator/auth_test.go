@@ -371,3 +371,16 @@ func (v StateView) userByName(name string) (UserView, bool) {
 	}
 	return UserView{}, false
 }
+
+func TestSignatureMismatchRedactsPassword(t *testing.T) {
+	e, _ := newTestEmulator(t, nil)
+	if err := e.CreateUser("human"); err != nil {
+		t.Fatal(err)
+	}
+	c := e.rootClient(t)
+	c.secret = "wrong"
+	res := c.call("CreateLoginProfile", "UserName", "human", "Password", "Sup3r-Secret-pw").expect(t, 400, "SignatureDoesNotMatch")
+	if strings.Contains(res.raw, "Sup3r") || !strings.Contains(res.str("Message"), "Password%3DREDACTED") {
+		t.Fatalf("password not redacted: %s", res.str("Message"))
+	}
+}
