@@ -72,6 +72,7 @@ type Emulator struct {
 	mu        sync.RWMutex
 	st        *state
 	keys      map[string]*keyRef // AccessKeyId -> key of the main account or a RAM user
+	expiries  expiryHeap         // sessions by expiration, for pruning
 	issuerURL string
 	initial   []byte // serialized state after New, restored by Reset
 

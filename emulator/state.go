@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"bytes"
+	"container/heap"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -32,8 +33,6 @@ type state struct {
 	TokenKey []byte `json:"token_key"`
 	// OIDCKey is the built-in issuer's RSA key (PKCS#8 DER), once generated.
 	OIDCKey []byte `json:"oidc_key,omitempty"`
-	// SessionsIssued drives the periodic pruning of expired sessions.
-	SessionsIssued int64 `json:"sessions_issued"`
 }
 
 type accessKey struct {
@@ -305,6 +304,11 @@ func (e *Emulator) unmarshalState(b []byte) (*state, error) {
 
 // rebuildIndexLocked rebuilds the AccessKeyId index from st.
 func (e *Emulator) rebuildIndexLocked() {
+	e.expiries = e.expiries[:0]
+	for id, s := range e.st.Sessions {
+		e.expiries = append(e.expiries, sessionExpiry{exp: s.Expiration, keyID: id})
+	}
+	heap.Init(&e.expiries)
 	e.keys = make(map[string]*keyRef, 1+len(e.st.Users))
 	e.keys[e.st.MainKey.ID] = &keyRef{key: e.st.MainKey}
 	for _, u := range e.st.Users {

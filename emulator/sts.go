@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"container/heap"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -16,7 +17,6 @@ const (
 	defaultSessionDuration  = 3600
 	maxSessionPolicyBytes   = 2048
 	serviceSessionDuration  = 6 * time.Hour // ECS instance role credentials last about 6 h
-	sessionPruneEvery       = 256
 	maxRoleSessionNameChars = 64
 )
 
@@ -239,16 +239,40 @@ func (e *Emulator) issueSessionLocked(r *role, sr sessionRequest, sourceIdentity
 		Expiration: exp, IssuedAt: now, RoleName: r.Name, RoleID: r.ID, SessionName: sr.sessionName,
 		SourceIdentity: sourceIdentity, Policy: sr.policyText, Via: via, Caller: caller, parsed: sr.policy,
 	}
+	e.pruneSessionsLocked(now)
 	e.st.Sessions[keyID] = s
-	e.st.SessionsIssued++
-	if e.st.SessionsIssued%sessionPruneEvery == 0 {
-		for id, old := range e.st.Sessions {
-			if !now.Before(old.Expiration) {
-				delete(e.st.Sessions, id)
-			}
+	heap.Push(&e.expiries, sessionExpiry{exp: exp, keyID: keyID})
+	return s
+}
+
+// pruneSessionsLocked forgets expired sessions (their tokens still read as
+// expired: the token carries its own expiry). It costs O(log n) per session.
+func (e *Emulator) pruneSessionsLocked(now time.Time) {
+	for len(e.expiries) > 0 && !now.Before(e.expiries[0].exp) {
+		top := heap.Pop(&e.expiries).(sessionExpiry)
+		if s := e.st.Sessions[top.keyID]; s != nil && !now.Before(s.Expiration) {
+			delete(e.st.Sessions, top.keyID)
 		}
 	}
-	return s
+}
+
+// sessionExpiry orders sessions by expiration in a min-heap.
+type sessionExpiry struct {
+	exp   time.Time
+	keyID string
+}
+
+type expiryHeap []sessionExpiry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].exp.Before(h[j].exp) }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(sessionExpiry)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (e *Emulator) sessionResponse(r *role, s *session) map[string]any {

@@ -222,6 +222,17 @@ func TestMaxIssuedSessionDuration(t *testing.T) {
 	c.call("ListUsers").ok(t)
 	clock.Advance(91 * time.Second)
 	c.call("ListUsers").expect(t, 403, "InvalidSecurityToken.Expired")
+
+	// The next issue prunes the expired session; its token still reads as
+	// expired rather than unknown.
+	assumeAppRole(t, e)
+	e.mu.RLock()
+	n, pending := len(e.st.Sessions), len(e.expiries)
+	e.mu.RUnlock()
+	if n != 1 || pending != 1 {
+		t.Fatalf("%d sessions, %d expiries after pruning, want 1 and 1", n, pending)
+	}
+	c.call("ListUsers").expect(t, 403, "InvalidSecurityToken.Expired")
 }
 
 func TestIssueServiceSession(t *testing.T) {
