@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -382,5 +383,34 @@ func TestSignatureMismatchRedactsPassword(t *testing.T) {
 	res := c.call("CreateLoginProfile", "UserName", "human", "Password", "Sup3r-Secret-pw").expect(t, 400, "SignatureDoesNotMatch")
 	if strings.Contains(res.raw, "Sup3r") || !strings.Contains(res.str("Message"), "Password%3DREDACTED") {
 		t.Fatalf("password not redacted: %s", res.str("Message"))
+	}
+}
+
+func TestRequestLogHasNoSecrets(t *testing.T) {
+	var lines []string
+	clock := newFakeClock()
+	e, err := New(Options{Seed: trustSeed(), Clock: clock.Now, Logger: func(format string, args ...any) {
+		lines = append(lines, fmt.Sprintf(format, args...))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := assumeAppRole(t, e)
+	s := e.sessionClient(t, creds)
+	s.call("ListUsers").ok(t)
+	s.secret = "wrong"
+	s.call("ListUsers").expect(t, 400, "SignatureDoesNotMatch")
+	if len(lines) != 3 {
+		t.Fatalf("%d log lines: %q", len(lines), lines)
+	}
+	if !strings.Contains(lines[0], "sts:AssumeRole") || !strings.Contains(lines[0], "user/caller") || !strings.Contains(lines[2], "code=SignatureDoesNotMatch") {
+		t.Fatalf("log lines %q", lines)
+	}
+	for _, l := range lines {
+		for _, secret := range []string{callerSecret, creds["AccessKeySecret"].(string), creds["SecurityToken"].(string)} {
+			if strings.Contains(l, secret) {
+				t.Fatalf("log line leaks a secret: %q", l)
+			}
+		}
 	}
 }

@@ -225,6 +225,15 @@ func (e *Emulator) serveRPC(w http.ResponseWriter, r *http.Request) {
 	host := r.Host
 	format := "JSON"
 	respond := func(body map[string]any, aerr *APIError) {
+		if aerr != nil {
+			writeError(w, format, host, q.id, productFor(q.api), aerr)
+		} else {
+			body["RequestId"] = q.id
+			writeBody(w, format, q.api.action+"Response", http.StatusOK, body)
+		}
+		if e.logf == nil {
+			return
+		}
 		name := "Unknown"
 		if q.api != nil {
 			name = q.api.prod.code + ":" + q.api.action
@@ -234,13 +243,10 @@ func (e *Emulator) serveRPC(w http.ResponseWriter, r *http.Request) {
 			caller = q.caller.describe()
 		}
 		if aerr != nil {
-			writeError(w, format, host, q.id, productFor(q.api), aerr)
-			e.log("rpc %s %s caller=%s status=%d code=%s request_id=%s", r.Method, name, caller, aerr.Status, aerr.Code, q.id)
-			return
+			e.logf("rpc %s %s caller=%s status=%d code=%s request_id=%s", r.Method, name, caller, aerr.Status, aerr.Code, q.id)
+		} else {
+			e.logf("rpc %s %s caller=%s status=200 request_id=%s", r.Method, name, caller, q.id)
 		}
-		body["RequestId"] = q.id
-		writeBody(w, format, q.api.action+"Response", http.StatusOK, body)
-		e.log("rpc %s %s caller=%s status=200 request_id=%s", r.Method, name, caller, q.id)
 	}
 
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
