@@ -536,7 +536,7 @@ func validateConfig(c *configEntry) error {
 	allowed := credTypeFields[t]
 	for _, f := range identityFields {
 		if c.fieldSet(f) && !contains(allowed, f) {
-			return inputErrorf("%s: does not apply to credential_type %q (it takes: %s)", f, t, listOrNone(allowed))
+			return inputErrorf("%s: does not apply to credential_type %q (it takes: %s; set credential_type to change the type)", f, t, listOrNone(allowed))
 		}
 	}
 	for _, f := range credTypeRequired[t] {

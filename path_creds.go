@@ -146,6 +146,9 @@ func (b *backend) issueSTS(ctx context.Context, req *logical.Request, d *framewo
 	resp.Secret.TTL = ttl
 	resp.Secret.MaxTTL = ttl
 	resp.Secret.Renewable = false
+	if b.Logger().IsTrace() {
+		b.Logger().Trace("issued STS credentials", "role", name, "session", session, "access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
+	}
 	return resp, nil
 }
 
