@@ -87,6 +87,10 @@ type Emulator struct {
 	faults faultInjector
 
 	oidc oidcState
+
+	// edgeOnce and edgeSt hold the metadata and credentials-URI state (metadata.go).
+	edgeOnce sync.Once
+	edgeSt   *edgeState
 }
 
 // keyRef locates a long-term AccessKey: the main account's (user == "") or a

@@ -11,12 +11,10 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"weak"
 )
 
 // ECS instance metadata wire names (reference, section 5).
@@ -44,9 +42,7 @@ const (
 const sessionRefreshFraction = 3 // refresh when remaining < lifetime/3
 
 // edgeState is the per-Emulator state of the metadata service and the
-// credentials URI endpoint. It lives outside the Emulator struct (owned by
-// another file) in a registry keyed by a weak pointer, so an Emulator that is
-// garbage collected takes its edge state with it.
+// credentials URI endpoint, created on first use.
 type edgeState struct {
 	tokenKey [32]byte // HMAC key for stateless metadata tokens
 
@@ -61,24 +57,17 @@ type cachedSession struct {
 	issued time.Time
 }
 
-var edgeStates sync.Map // weak.Pointer[Emulator] -> *edgeState
-
 func (e *Emulator) edge() *edgeState {
-	k := weak.Make(e)
-	if v, ok := edgeStates.Load(k); ok {
-		return v.(*edgeState)
-	}
-	st := &edgeState{sessions: map[string]cachedSession{}}
-	if _, err := rand.Read(st.tokenKey[:]); err != nil {
-		// crypto/rand never fails on supported platforms; a zero key would
-		// only make tokens forgeable inside a development emulator.
-		panic("emulator: crypto/rand: " + err.Error())
-	}
-	v, loaded := edgeStates.LoadOrStore(k, st)
-	if !loaded {
-		runtime.AddCleanup(e, func(k weak.Pointer[Emulator]) { edgeStates.Delete(k) }, k)
-	}
-	return v.(*edgeState)
+	e.edgeOnce.Do(func() {
+		st := &edgeState{sessions: map[string]cachedSession{}}
+		if _, err := rand.Read(st.tokenKey[:]); err != nil {
+			// crypto/rand never fails on supported platforms; a zero key would
+			// only make tokens forgeable inside a development emulator.
+			panic("emulator: crypto/rand: " + err.Error())
+		}
+		e.edgeSt = st
+	})
+	return e.edgeSt
 }
 
 // roleSession returns the session to hand out for key, issuing a new one for
