@@ -44,8 +44,8 @@ e2e: vault ## end-to-end tests: a real Vault process, the plugin and the emulato
 	E2E_REQUIRED=1 VAULT_BINARY="$(CURDIR)/bin/vault" $(GO) test -race -count=1 -timeout 20m -v ./e2e/...
 
 .PHONY: bench
-bench: ## micro-benchmarks of the client, the emulator and the credentials cache
-	$(GO) test -run '^$$' -bench . -benchmem ./aliyun/... ./emulator/... ./credentials/...
+bench: build vault ## side by side with HashiCorp's plugin in one Vault (bench/README.md); BENCH_FLAGS='-clients 32 -duration 20s'
+	$(GO) run ./bench $(BENCH_FLAGS)
 
 .PHONY: vet
 vet: ## go vet

@@ -72,7 +72,18 @@ type phaseResult struct {
 	IdentityCalls   int64      `json:"identity_calls"`
 	IdentityFetches int64      `json:"identity_fetches"`
 	Memory          *memSample `json:"memory_after,omitempty"`
+	CPU             *cpuUse    `json:"cpu,omitempty"`
 	Profiles        []string   `json:"profiles,omitempty"`
+}
+
+// cpuUse is where the CPU went during a measured phase.
+type cpuUse struct {
+	// MSPerOp is CPU milliseconds per successful operation, per process.
+	MSPerOp map[string]float64 `json:"ms_per_op"`
+	// RunCores is the average number of cores the run's processes used;
+	// OtherCores what the rest of the machine used meanwhile.
+	RunCores   float64 `json:"run_cores"`
+	OtherCores float64 `json:"other_cores"`
 }
 
 type memSample struct {
@@ -212,7 +223,7 @@ func printReport(w io.Writer, r *report) {
 	p("")
 	p("Machine: %d CPUs (%s), %s, %s, %s RAM; load average before %s, after %s",
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.Kernel, r.Machine.GoVersion, r.Machine.MemTotal, r.LoadBefore, r.LoadAfter)
-	p("Settings: %d clients, %s per phase after %s warm-up; identity phases %s, no warm-up. Vault %s, HashiCorp plugin %s.",
+	p("Settings: %d clients, %s per phase after %s warm-up; identity phases %s, no warm-up. %s, HashiCorp plugin %s.",
 		r.Settings.Clients, r.Settings.Duration, r.Settings.Warmup, r.Settings.IdentityDuration, r.Binaries.Vault.Version, r.Binaries.HashiCorpExternal.Version)
 	p("")
 
@@ -264,6 +275,29 @@ func printReport(w io.Writer, r *report) {
 	if tok != nil && ours != nil {
 		p("  ours (assumed_role) reaches %.0f%% of the auth/token/create floor.", 100*ratio(ours, tok))
 	}
+
+	p("")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	row("CPU ms per op", "mount / floor", "vault", "plugin", "emulator", "load gen", "total", "run cores", "other cores")
+	for _, ph := range r.Phases {
+		if ph.CPU == nil {
+			continue
+		}
+		c := ph.CPU.MSPerOp
+		plugin := c["plugin-ours"]
+		if ph.Impl == implHCExternal {
+			plugin = c["plugin-hashicorp"]
+		}
+		pl := f2(plugin)
+		if ph.Impl != implOurs && ph.Impl != implHCExternal {
+			pl = "-"
+		}
+		total := c["vault"] + plugin + c["emulator"] + c["harness"]
+		row(ph.Kind, ph.Name, f2(c["vault"]), pl, f2(c["emulator"]), f2(c["harness"]), f2(total), f2(ph.CPU.RunCores), f2(ph.CPU.OtherCores))
+	}
+	tw.Flush()
+	p("  CPU time per successful operation by process (/proc/<pid>/stat; the builtin runs inside vault); run cores:")
+	p("  cores the benchmark's processes kept busy; other cores: the rest of the machine (other work skews results).")
 
 	p("")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -128,10 +128,16 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 		if before == nil {
 			before = b.emu.ResetCounters
 		}
-		res, err := runLoad(ctx, spec, op, before)
+		var cpu0 cpuSnapshot
+		res, err := runLoad(ctx, spec, op, func() error {
+			err := before()
+			cpu0 = b.cpuSnapshot()
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("phase %s %s: %w", p.Kind, p.Name, err)
 		}
+		p.CPU = b.cpuSnapshot().since(cpu0, res)
 		p.Load = res
 		if p.Calls, err = b.emu.Counters(); err != nil {
 			return err
@@ -245,6 +251,58 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 	}
 	return rep, nil
 }
+
+// cpuSnapshot is the CPU time used so far by each process of the run and by
+// the whole machine.
+type cpuSnapshot struct {
+	at      time.Time
+	procs   map[string]float64
+	machine float64
+}
+
+func (b *bench) cpuSnapshot() cpuSnapshot {
+	s := cpuSnapshot{at: time.Now(), procs: map[string]float64{}}
+	add := func(name string, pid int) {
+		if v, err := cpuSeconds(pid); err == nil {
+			s.procs[name] += v
+		}
+	}
+	add("vault", b.vault.cmd.Process.Pid)
+	add("emulator", b.emu.cmd.Process.Pid)
+	add("harness", os.Getpid())
+	for name, exe := range map[string]string{"plugin-ours": b.ourExe, "plugin-hashicorp": b.hcExe} {
+		pids, _ := findProcesses(exe)
+		for _, pid := range pids {
+			add(name, pid)
+		}
+	}
+	s.machine, _ = machineBusySeconds()
+	return s
+}
+
+// since turns two snapshots into CPU milliseconds per successful operation
+// for each process, and the cores the run's processes and everything else on
+// the machine kept busy on average.
+func (s cpuSnapshot) since(s0 cpuSnapshot, res loadResult) *cpuUse {
+	wall := s.at.Sub(s0.at).Seconds()
+	if wall <= 0 {
+		return nil
+	}
+	u := &cpuUse{MSPerOp: map[string]float64{}}
+	var ours float64
+	for name, v := range s.procs {
+		d := v - s0.procs[name]
+		ours += d
+		if res.Ops > 0 && d > 0 {
+			u.MSPerOp[name] = round2(1000 * d / float64(res.Ops))
+		}
+	}
+	u.RunCores = round2(ours / wall)
+	u.OtherCores = round2(max(0, (s.machine-s0.machine-ours)/wall))
+	return u
+}
+
+func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
 
 // identityCalls counts the calls a plugin made for its own identity (ECS
 // metadata, the credentials URI, AssumeRoleWithOIDC) and, among them, the
