@@ -619,3 +619,29 @@ func TestStaticSchedule_NotConfiguredDoesNothing(t *testing.T) {
 		t.Errorf("a run without config recorded a failure: %v", d)
 	}
 }
+
+// TestStaticSchedule_RollbackAfterLaterRotations runs an old WAL entry's
+// rollback after the role has moved on: the keys created since, current and
+// previous, are not the rollback's to delete.
+func TestStaticSchedule_RollbackAfterLaterRotations(t *testing.T) {
+	e := newStaticEnv(t, nil)
+	e.ok(logical.UpdateOperation, "static-role/app", map[string]interface{}{"username": staticUser, "rotation_period": "24h", "grace_period": "1h"})
+	e.crashAtStep("static:create_key")
+	e.fails(logical.UpdateOperation, "static-role/app/rotate", nil, "simulated crash")
+	e.crashAtStep("")
+	leftOver := e.keysOf(staticUser)
+	if len(leftOver) != 2 {
+		t.Fatalf("keys after the crash: %v, want the current and the left-over one", leftOver)
+	}
+	resp := e.ok(logical.UpdateOperation, "static-role/app/rotate", map[string]interface{}{"take_over_keys": true})
+	if got := resp.Data["deleted_access_keys"].([]string); len(got) != 1 {
+		t.Fatalf("take-over rotation deleted %v, want the left-over key", got)
+	}
+	e.ok(logical.UpdateOperation, "static-role/app/rotate", nil)
+	c := e.staticCreds("app")
+	want := sortedStrings(c["access_key"].(string), c["previous_access_key"].(string))
+	e.rollbackWALs()
+	if got := e.keysOf(staticUser); !equalStrings(got, want) {
+		t.Errorf("keys after the old rollback %v, want the current and the previous %v", got, want)
+	}
+}
