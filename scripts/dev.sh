@@ -73,8 +73,8 @@ cleanup() {
 	exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Ctrl-C and SIGTERM are the normal way to stop: clean up and exit 0.
+trap 'exit 0' INT TERM
 
 bin/alicloud-emulator -listen "127.0.0.1:$emulator_port" -seed "$seed" >"$dev_dir/emulator.log" 2>&1 &
 pids+=($!)
@@ -123,7 +123,7 @@ v read -field=expiration alicloud/creds/readonly >/dev/null || die "vault read a
 
 cat <<EOF
 
-Vault $("$vault_bin" version | awk '{print $2}') is running at $vault_addr with $plugin_name $version mounted at alicloud/.
+Vault $("$vault_bin" version | awk '{print $2}' | tr -d ,) is running at $vault_addr with $plugin_name $version mounted at alicloud/.
 The Alibaba Cloud emulator is at $emulator_url (account $account_id; seed: scripts/dev-seed.json).
 Logs: $dev_dir/vault.log, $dev_dir/emulator.log
 
