@@ -96,7 +96,7 @@ const (
 // trace-level log of the backend. Every secret the test sees is recorded and
 // checked against the log when the test ends.
 type testEnv struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	emu   *emulator.Emulator
 	url   string
@@ -126,7 +126,7 @@ type testEnv struct {
 
 type envOption func(*backendEnv)
 
-func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
+func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	t.Helper()
 	clock := &testClock{t: time.Now().UTC().Truncate(time.Second)}
 	emu, url := emulatortest.New(t, emulator.Options{Clock: clock.Now})
