@@ -186,7 +186,7 @@ func newBackend(env backendEnv) *backend {
 		PeriodicFunc:      b.periodicFunc,
 		RunningVersion:    Version,
 	}
-	b.periodicTasks = append(b.periodicTasks, b.policyGCTask, b.staticRotationTask)
+	b.periodicTasks = append(b.periodicTasks, b.policyGCTask, b.staticRotationTask, b.rootRotationTask)
 	return b
 }
 

@@ -152,7 +152,7 @@ func pathConfig(b *backend) *framework.Path {
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefixAliCloud,
 		},
-		Fields: map[string]*framework.FieldSchema{
+		Fields: addRootRotationFields(map[string]*framework.FieldSchema{
 			"credential_type": {
 				Type:          framework.TypeString,
 				AllowedValues: []interface{}{credTypeAccessKey, credTypeSTS, credTypeRAMRoleARN, credTypeECSRAMRole, credTypeOIDCRoleARN, credTypeCredentialsURI, credTypeDefault},
@@ -278,7 +278,7 @@ Fields: .DisplayName, .RoleName; functions of Vault's template helper (random, t
 The result must be 1-64 letters, digits and . _ -.`,
 				DisplayAttrs: &framework.DisplayAttributes{Name: "Username template"},
 			},
-		},
+		}),
 		ExistenceCheck: b.pathConfigExistenceCheck,
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.CreateOperation: &framework.PathOperation{
@@ -345,6 +345,10 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := b.validateUsernameTemplate("username_template", cfg.UsernameTemplate); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
+	rotation, rotationWarnings, err := b.prepareRootRotation(ctx, req.Storage, cfg, d)
+	if err != nil {
+		return inputErrorResponse(err)
+	}
 
 	client, err := b.newEngineClient(cfg)
 	if err != nil {
@@ -364,11 +368,21 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		client.close()
 		return nil, err
 	}
+	if rotation != nil {
+		if err := writeRootRotation(ctx, req.Storage, rotation); err != nil {
+			client.close()
+			return nil, err
+		}
+	}
 	// The verified client becomes the cached one: the next request reuses
 	// its credentials instead of resolving them again.
 	b.setClient(client)
 	b.Logger().Info("config written", "credential_type", cfg.effectiveType(), "identity_type", id.IdentityType, "arn", id.Arn)
-	return &logical.Response{Data: identityData(id, cfg)}, nil
+	resp := &logical.Response{Data: identityData(id, cfg)}
+	for _, w := range rotationWarnings {
+		resp.AddWarning(w)
+	}
+	return resp, nil
 }
 
 // verifyTimeout bounds the GetCallerIdentity check of a config write.
@@ -715,7 +729,11 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, _ *f
 	if cfg == nil {
 		return nil, nil
 	}
-	return &logical.Response{Data: configResponseData(cfg)}, nil
+	data := configResponseData(cfg)
+	if err := b.rootRotationResponseData(ctx, req.Storage, data); err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: data}, nil
 }
 
 // configResponseData shows every field except the secrets, whose presence
@@ -753,6 +771,9 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, _ 
 	defer b.configMu.Unlock()
 	if err := req.Storage.Delete(ctx, configStorageKey); err != nil {
 		return nil, fmt.Errorf("deleting config: %w", err)
+	}
+	if err := deleteRootRotation(ctx, req.Storage); err != nil {
+		return nil, err
 	}
 	b.clearClient()
 	return nil, nil

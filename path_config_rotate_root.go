@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -51,6 +52,10 @@ func (b *backend) pathRotateRootWrite(ctx context.Context, req *logical.Request,
 			return logical.ErrorResponse(ie.msg), nil
 		}
 		return nil, err
+	}
+	// The schedule (root_rotation_schedule.go) counts from this rotation.
+	if err := b.recordRootRotation(ctx, req.Storage, time.Time{}); err != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the rotation succeeded but recording its time failed: %v", err))
 	}
 	resp := &logical.Response{Data: map[string]interface{}{"access_key": res.AccessKeyID}}
 	for _, w := range res.Warnings {
