@@ -809,4 +809,10 @@ region, sts_endpoint, ram_endpoint and use_vpc_endpoint choose the endpoints;
 max_retries and request_timeout shape the calls; username_template names the
 RAM users of ram_user roles. metadata_endpoint is an advanced setting for
 unusual networks and for tests against an emulator.
+
+rotation_period (at least 60 seconds) or rotation_schedule (cron, five
+fields, UTC) rotates an "access_key" config's own key on a schedule, with the
+code of config/rotate-root; 0 or "" turns it off. A read shows last_rotation,
+next_rotation and, after a failure, last_rotation_error; a failed scheduled
+rotation is retried with backoff (1, 2, 4 ... minutes, at most an hour).
 `

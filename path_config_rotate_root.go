@@ -298,4 +298,7 @@ and the rotation needs the second slot; if the user already has two keys, the
 rotation changes nothing and names them. Vault is never left without a
 working key: if it stops at any step, the stored key still works and the WAL
 rollback deletes the key left over.
+
+The same rotation runs on a schedule when config has rotation_period or
+rotation_schedule; a rotation here resets that schedule's count.
 `
