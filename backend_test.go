@@ -357,7 +357,7 @@ func (e *testEnv) client(ak, sk, token string) *aliyun.Client {
 		Credentials: aliyun.StaticCredentials(aliyun.Credentials{AccessKeyID: ak, AccessKeySecret: sk, SecurityToken: token}),
 		Endpoints:   map[aliyun.Product]string{aliyun.STS: e.url, aliyun.RAM: e.url, aliyun.ECS: e.url},
 		Clock:       e.clock.Now,
-		MaxRetries:  0,
+		MaxRetries:  -1,
 	})
 	if err != nil {
 		e.t.Fatal(err)

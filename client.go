@@ -65,7 +65,7 @@ func (b *backend) newAPIClient(cfg *configEntry, creds aliyun.CredentialsFunc) (
 		Endpoints:      endpoints,
 		HTTPClient:     b.env.HTTPClient,
 		RequestTimeout: time.Duration(cfg.RequestTimeout) * time.Second,
-		MaxRetries:     cfg.maxRetries(),
+		MaxRetries:     clientMaxRetries(cfg),
 		RetryBaseDelay: b.env.RetryBaseDelay,
 		UserAgent:      "vault-secrets-engine/" + Version,
 		Clock:          b.env.Clock,
@@ -73,9 +73,10 @@ func (b *backend) newAPIClient(cfg *configEntry, creds aliyun.CredentialsFunc) (
 	})
 }
 
-// credentialsMaxRetries converts the config's retry count (-1: default) to
-// the convention of the credentials package (0: default, negative: none).
-func credentialsMaxRetries(cfg *configEntry) int {
+// clientMaxRetries converts the config's max_retries (-1: default, 0: none,
+// Vault's convention) to that of the aliyun and credentials packages (0:
+// default, negative: none).
+func clientMaxRetries(cfg *configEntry) int {
 	switch n := cfg.maxRetries(); {
 	case n < 0:
 		return 0
@@ -121,7 +122,7 @@ func (b *backend) identityProvider(cfg *configEntry) (credentials.Provider, erro
 			STSRegion:       cfg.Region,
 			UseVPCEndpoint:  cfg.UseVPCEndpoint,
 			HTTPClient:      b.env.HTTPClient,
-			MaxRetries:      credentialsMaxRetries(cfg),
+			MaxRetries:      clientMaxRetries(cfg),
 			Clock:           b.env.Clock,
 		})
 	case credTypeECSRAMRole:
@@ -143,7 +144,7 @@ func (b *backend) identityProvider(cfg *configEntry) (credentials.Provider, erro
 			STSRegion:       cfg.Region,
 			UseVPCEndpoint:  cfg.UseVPCEndpoint,
 			HTTPClient:      b.env.HTTPClient,
-			MaxRetries:      credentialsMaxRetries(cfg),
+			MaxRetries:      clientMaxRetries(cfg),
 			Clock:           b.env.Clock,
 		})
 	case credTypeCredentialsURI:

@@ -122,8 +122,8 @@ func TestClient_TransportSettings(t *testing.T) {
 			if got := c.api.Endpoint(aliyun.RAM); got != tc.ram {
 				t.Errorf("RAM endpoint = %s, want %s", got, tc.ram)
 			}
-			if got := credentialsMaxRetries(&tc.cfg); got != tc.credRetries {
-				t.Errorf("credentials retries = %d, want %d", got, tc.credRetries)
+			if got := clientMaxRetries(&tc.cfg); got != tc.credRetries {
+				t.Errorf("client retries = %d, want %d", got, tc.credRetries)
 			}
 		})
 	}

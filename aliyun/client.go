@@ -104,8 +104,8 @@ type Options struct {
 	// answer (default 10s). The context bounds the call with its retries.
 	RequestTimeout time.Duration
 
-	// MaxRetries is the number of retries after the first attempt: 0 disables
-	// retries, a negative value means DefaultMaxRetries.
+	// MaxRetries is the number of retries after the first attempt: 0 means
+	// DefaultMaxRetries, a negative value disables retries.
 	MaxRetries int
 	// RetryBaseDelay and RetryMaxDelay shape the backoff: the n-th retry waits
 	// a random time in [0, min(RetryMaxDelay, RetryBaseDelay*2^n)).
@@ -148,8 +148,11 @@ func NewClient(o Options) (*Client, error) {
 		clock:      o.Clock,
 		sleep:      o.Sleep,
 	}
-	if c.maxRetries < 0 {
+	switch {
+	case c.maxRetries == 0:
 		c.maxRetries = DefaultMaxRetries
+	case c.maxRetries < 0:
+		c.maxRetries = 0
 	}
 	if c.base <= 0 {
 		c.base = DefaultRetryBaseDelay

@@ -129,7 +129,7 @@ func TestRetries(t *testing.T) {
 		{"nonce used is re-signed", 3, []func(http.ResponseWriter){apiError(400, "SignatureNonceUsed", "used"), identity}, 2, "", false},
 		{"dropped connection then success", 3, []func(http.ResponseWriter){dropConnection, identity}, 2, "", false},
 		{"retries exhausted", 2, []func(http.ResponseWriter){apiError(503, "ServiceUnavailable", "a"), apiError(503, "ServiceUnavailable", "b"), apiError(503, "ServiceUnavailable", "c"), identity}, 3, "ServiceUnavailable", false},
-		{"retries disabled", 0, []func(http.ResponseWriter){apiError(400, "Throttling.User", "x"), identity}, 1, "Throttling.User", false},
+		{"retries disabled", -1, []func(http.ResponseWriter){apiError(400, "Throttling.User", "x"), identity}, 1, "Throttling.User", false},
 		{"network error exhausted", 1, []func(http.ResponseWriter){dropConnection, dropConnection, identity}, 2, "", true},
 		{"entity not exist is final", 3, []func(http.ResponseWriter){apiError(404, "EntityNotExist.Role", "no role"), identity}, 1, "EntityNotExist.Role", false},
 		{"limit exceeded is final", 3, []func(http.ResponseWriter){apiError(409, "LimitExceeded.User.AccessKey", "two keys"), identity}, 1, "LimitExceeded.User.AccessKey", false},
@@ -397,7 +397,7 @@ func TestNonAPIErrorBody(t *testing.T) {
 		w.WriteHeader(502)
 		fmt.Fprint(w, "<html>bad gateway</html>")
 	}, okBody(`{"RequestId":"R","IdentityType":"Account","AccountId":"1"}`)}}
-	c, _ := newTestClient(t, rc, Credentials{AccessKeyID: "id", AccessKeySecret: "s"}, 0)
+	c, _ := newTestClient(t, rc, Credentials{AccessKeyID: "id", AccessKeySecret: "s"}, -1)
 	_, err := c.GetCallerIdentity(context.Background())
 	var ae *Error
 	if !errors.As(err, &ae) || ae.StatusCode != 502 || ae.Code != "ServiceUnavailable" || ae.RequestID != "HDR-REQ" {

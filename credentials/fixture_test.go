@@ -114,7 +114,7 @@ func (a *account) callerARN(t testing.TB, c Credentials) string {
 		Credentials: aliyun.StaticCredentials(aliyun.Credentials{AccessKeyID: c.AccessKeyID, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken}),
 		Endpoints:   map[aliyun.Product]string{aliyun.STS: a.url},
 		Clock:       a.clock.Now,
-		MaxRetries:  0,
+		MaxRetries:  -1,
 	})
 	if err != nil {
 		t.Fatal(err)

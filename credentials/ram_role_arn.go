@@ -163,12 +163,6 @@ func newSTSClient(provider string, creds aliyun.CredentialsFunc, endpoint, regio
 		Clock:          clock,
 		UserAgent:      "credentials/" + provider,
 	}
-	switch {
-	case maxRetries == 0:
-		opts.MaxRetries = aliyun.DefaultMaxRetries
-	case maxRetries < 0:
-		opts.MaxRetries = 0
-	}
 	if endpoint != "" {
 		opts.Endpoints = map[aliyun.Product]string{aliyun.STS: endpoint}
 	}

@@ -18,7 +18,7 @@ func newAliyunClient(t *testing.T, base string, creds aliyun.Credentials) *aliyu
 	c, err := aliyun.NewClient(aliyun.Options{
 		Credentials: aliyun.StaticCredentials(creds),
 		Endpoints:   map[aliyun.Product]string{aliyun.STS: base, aliyun.RAM: base, aliyun.ECS: base},
-		MaxRetries:  0,
+		MaxRetries:  -1,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestAliyunClientAgainstEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	anon, err := aliyun.NewClient(aliyun.Options{Endpoints: map[aliyun.Product]string{aliyun.STS: srv.URL}, MaxRetries: 0})
+	anon, err := aliyun.NewClient(aliyun.Options{Endpoints: map[aliyun.Product]string{aliyun.STS: srv.URL}, MaxRetries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

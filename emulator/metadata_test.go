@@ -112,7 +112,7 @@ func callerIdentity(t *testing.T, clk *testClock, stsEndpoint string, hc *http.C
 	t.Helper()
 	opts := aliyun.Options{
 		Credentials: aliyun.StaticCredentials(creds),
-		MaxRetries:  0,
+		MaxRetries:  -1,
 		HTTPClient:  hc,
 	}
 	if clk != nil {

@@ -177,7 +177,7 @@ func newClient(t *testing.T, endpoint string, hc *http.Client, b banner) *aliyun
 	opts := aliyun.Options{
 		Credentials: aliyun.StaticCredentials(aliyun.Credentials{AccessKeyID: b.keyID, AccessKeySecret: b.secret}),
 		HTTPClient:  hc,
-		MaxRetries:  0,
+		MaxRetries:  -1,
 	}
 	if endpoint != "" {
 		opts.Endpoints = map[aliyun.Product]string{aliyun.STS: endpoint, aliyun.RAM: endpoint}
