@@ -62,12 +62,15 @@ type options struct {
 	duration         time.Duration
 	warmup           time.Duration
 	identityDuration time.Duration
+	refreshDuration  time.Duration
+	session          time.Duration
 	out              string
 	only             string
 	direct           bool
 	keep             bool
 	vaultLogLevel    string
 	pprofDir         string
+	pluginSet        bool // -plugin was given
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -86,20 +89,23 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each throughput phase")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each throughput phase (not measured)")
 	fs.DurationVar(&o.identityDuration, "identity-duration", 5*time.Second, "time of each ECS/OIDC identity phase (no warm-up: the identity's first fetch counts)")
+	fs.DurationVar(&o.session, "identity-session", 8*time.Second, "lifetime of the STS sessions of the second emulator, for the identity-refresh phases (0: skip them)")
+	fs.DurationVar(&o.refreshDuration, "refresh-duration", 20*time.Second, "time of each identity-refresh phase (several -identity-session lifetimes)")
 	fs.StringVar(&o.out, "out", filepath.Join(root, "bench", "results"), "folder for the JSON results")
 	fs.StringVar(&o.only, "only", "", "comma-separated phase groups to run: floor,assumed_role,ram_user,identity (default: all)")
 	fs.BoolVar(&o.direct, "direct", true, "also measure our plugin on the emulator's plain-HTTP endpoint (no proxy, no TLS)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work folder (logs, seed) after the run")
 	fs.StringVar(&o.vaultLogLevel, "vault-log-level", "warn", "Vault's log level")
-	fs.StringVar(&o.pprofDir, "pprof-dir", "", "when set, register our plugin from bench/profiled (pprof on) and write CPU and heap profiles of its assumed_role and ram_user phases here")
+	fs.StringVar(&o.pprofDir, "pprof-dir", "", "when set, register our plugin built from bench/profiled (pprof on; or -plugin, which must then be such a build) and write CPU and heap profiles of its assumed_role and ram_user phases here")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	fs.Visit(func(f *flag.Flag) { o.pluginSet = o.pluginSet || f.Name == "plugin" })
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if o.clients < 1 || o.duration <= 0 || o.warmup < 0 || o.identityDuration <= 0 {
-		return nil, errors.New("-clients, -duration and -identity-duration must be positive, -warmup not negative")
+	if o.clients < 1 || o.duration <= 0 || o.warmup < 0 || o.identityDuration <= 0 || o.refreshDuration <= 0 || o.session < 0 {
+		return nil, errors.New("-clients, -duration, -identity-duration and -refresh-duration must be positive, -warmup and -identity-session not negative")
 	}
 	return o, nil
 }
@@ -159,7 +165,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	ourBin := o.pluginBin
-	if o.pprofDir != "" {
+	if o.pprofDir != "" && !o.pluginSet {
 		if ourBin, err = buildProfiledPlugin(o.root, logf); err != nil {
 			return err
 		}

@@ -82,12 +82,15 @@ type mount struct {
 
 // bench is one run: the processes and what the phases produced.
 type bench struct {
-	o     *options
-	logf  func(string, ...any)
-	work  string
-	emu   *emulatorProc
-	vault *vaultProc
-	vc    *vaultClient
+	o    *options
+	logf func(string, ...any)
+	work string
+	emu  *emulatorProc
+	// emuShort issues short STS sessions (-sts-max-duration), so the
+	// identity-refresh phases see several lifetimes of the engine's identity.
+	emuShort *emulatorProc
+	vault    *vaultProc
+	vc       *vaultClient
 
 	ourExe, hcExe string // the binaries as Vault runs them, for /proc lookups
 	issued        map[string]int
@@ -101,6 +104,9 @@ func (b *bench) shutdown() {
 	}
 	if b.emu != nil {
 		b.emu.stop(10 * time.Second)
+	}
+	if b.emuShort != nil {
+		b.emuShort.stop(10 * time.Second)
 	}
 }
 
@@ -121,12 +127,16 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 	rep.LoadBefore = loadAvg()
 
 	phase := func(p *phaseResult, op opFunc, spec loadSpec, before func() error) error {
+		emu := b.emu
+		if p.Session > 0 {
+			emu = b.emuShort
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		b.logf("phase %-13s %-20s ...", p.Kind, p.Name)
 		if before == nil {
-			before = b.emu.ResetCounters
+			before = emu.ResetCounters
 		}
 		var cpu0 cpuSnapshot
 		res, err := runLoad(ctx, spec, op, func() error {
@@ -139,7 +149,7 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 		}
 		p.CPU = b.cpuSnapshot().since(cpu0, res)
 		p.Load = res
-		if p.Calls, err = b.emu.Counters(); err != nil {
+		if p.Calls, err = emu.Counters(); err != nil {
 			return err
 		}
 		var total int64
@@ -151,6 +161,10 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 			p.CallsPerOp = float64(total) / float64(res.Ops)
 		}
 		p.IdentityCalls, p.IdentityFetches = identityCalls(p.Calls)
+		if p.Session > 0 {
+			p.Lifetimes = round2(res.Seconds / p.Session)
+			p.FetchesPerLifetime = round2(float64(p.IdentityFetches) / p.Lifetimes)
+		}
 		if p.Mount != "" {
 			b.issued[p.Impl] += res.Ops
 		}
@@ -221,17 +235,23 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 		}
 	}
 	if b.o.group("identity") {
-		ispec := loadSpec{Clients: b.o.clients, Duration: b.o.identityDuration}
-		for _, path := range []string{"ours-ecs", "ours-oidc", "hc-builtin-ecs", "hc-external-ecs"} {
+		for _, path := range []string{"ours-ecs", "ours-oidc", "hc-builtin-ecs", "hc-external-ecs", "ours-ecs-short", "ours-oidc-short"} {
 			m, ok := byPath[path]
 			if !ok {
 				continue
 			}
+			ispec := loadSpec{Clients: b.o.clients, Duration: b.o.identityDuration}
 			p := &phaseResult{Kind: "identity", Name: m.Path, Mount: m.Path, Impl: m.Impl, Identity: m.Identity}
+			emu := b.emu
+			if strings.HasSuffix(path, "-short") {
+				ispec.Duration = b.o.refreshDuration
+				p.Session = b.o.session.Seconds()
+				emu = b.emuShort
+			}
 			// Counters are reset before the config is written again, which
 			// drops the cached client: the cold identity fetch is counted.
 			before := func() error {
-				if err := b.emu.ResetCounters(); err != nil {
+				if err := emu.ResetCounters(); err != nil {
 					return err
 				}
 				return b.vc.do(ctx, http.MethodPost, m.Path+"/config", b.configs[m.Path], nil)
@@ -269,6 +289,9 @@ func (b *bench) cpuSnapshot() cpuSnapshot {
 	}
 	add("vault", b.vault.cmd.Process.Pid)
 	add("emulator", b.emu.cmd.Process.Pid)
+	if b.emuShort != nil {
+		add("emulator", b.emuShort.cmd.Process.Pid)
+	}
 	add("harness", os.Getpid())
 	for name, exe := range map[string]string{"plugin-ours": b.ourExe, "plugin-hashicorp": b.hcExe} {
 		pids, _ := findProcesses(exe)
@@ -337,8 +360,14 @@ func (b *bench) start(ourBin string, rep *report) error {
 	if err := os.WriteFile(seedFile, data, 0o600); err != nil {
 		return err
 	}
-	if b.emu, err = startEmulator(b.o.emulatorBin, b.work, seedFile); err != nil {
+	if b.emu, err = startEmulator(b.o.emulatorBin, b.work, "emulator", seedFile); err != nil {
 		return err
+	}
+	if b.o.group("identity") && b.o.session > 0 {
+		b.emuShort, err = startEmulator(b.o.emulatorBin, b.work, "emulator-short", seedFile, "-sts-max-duration", b.o.session.String())
+		if err != nil {
+			return err
+		}
 	}
 	pluginDir := filepath.Join(b.work, "plugins")
 	if err := os.MkdirAll(pluginDir, 0o755); err != nil {
@@ -391,16 +420,8 @@ func (b *bench) setup(ctx context.Context) ([]mount, error) {
 			return nil, fmt.Errorf("registering %s: %w", p.name, err)
 		}
 	}
-	tokenFile := filepath.Join(b.work, "oidc-token")
-	var tok struct {
-		Token string `json:"token"`
-	}
-	if err := b.emu.admin(http.MethodPost, "/_emulator/oidc/token", map[string]any{
-		"provider": oidcProvider, "subject": "system:serviceaccount:vault:vault", "audience": oidcAudience, "ttl_seconds": 3 * 3600,
-	}, &tok); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(tokenFile, []byte(tok.Token), 0o600); err != nil {
+	tokenFile, err := b.oidcTokenFile(b.emu, "oidc-token")
+	if err != nil {
 		return nil, err
 	}
 
@@ -431,6 +452,22 @@ func (b *bench) setup(ctx context.Context) ([]mount, error) {
 		specs = append(specs[:1], append([]spec{{mount{Path: "ours-direct", Impl: implOurs, Identity: "access_key",
 			Note: "sts/ram_endpoint = the emulator's plain-HTTP listener (no proxy, no TLS)"}, ourPluginName, direct, []string{stsRoleName}}}, specs[1:]...)...)
 	}
+	if b.emuShort != nil {
+		shortToken, err := b.oidcTokenFile(b.emuShort, "oidc-token-short")
+		if err != nil {
+			return nil, err
+		}
+		u := b.emuShort.URL
+		note := fmt.Sprintf("every endpoint on a second emulator whose STS sessions last %s", b.o.session)
+		specs = append(specs,
+			spec{mount{Path: "ours-ecs-short", Impl: implOurs, Identity: "ecs_ram_role", Note: note}, ourPluginName, map[string]any{
+				"credential_type": "ecs_ram_role", "metadata_endpoint": u, "sts_endpoint": u, "ram_endpoint": u,
+			}, []string{stsRoleName}},
+			spec{mount{Path: "ours-oidc-short", Impl: implOurs, Identity: "oidc_role_arn", Note: note}, ourPluginName, map[string]any{
+				"credential_type": "oidc_role_arn", "role_arn": oidcRoleARN, "oidc_provider_arn": oidcProvARN, "oidc_token_file": shortToken,
+				"sts_endpoint": u, "ram_endpoint": u,
+			}, []string{stsRoleName}})
+	}
 	var mounts []mount
 	b.configs = map[string]map[string]any{}
 	for _, s := range specs {
@@ -460,6 +497,21 @@ func (b *bench) setup(ctx context.Context) ([]mount, error) {
 		}
 	}
 	return mounts, nil
+}
+
+// oidcTokenFile has emu's built-in issuer mint a token for the engine's OIDC
+// identity and writes it where an ACK cluster would mount it.
+func (b *bench) oidcTokenFile(emu *emulatorProc, name string) (string, error) {
+	var tok struct {
+		Token string `json:"token"`
+	}
+	if err := emu.admin(http.MethodPost, "/_emulator/oidc/token", map[string]any{
+		"provider": oidcProvider, "subject": "system:serviceaccount:vault:vault", "audience": oidcAudience, "ttl_seconds": 3 * 3600,
+	}, &tok); err != nil {
+		return "", err
+	}
+	path := filepath.Join(b.work, name)
+	return path, os.WriteFile(path, []byte(tok.Token), 0o600)
 }
 
 func (b *bench) assumedRoleOp(path string) opFunc {

@@ -143,7 +143,9 @@ type emulatorProc struct {
 	http     *http.Client
 }
 
-func startEmulator(bin, dir, seedFile string) (*emulatorProc, error) {
+// startEmulator starts the emulator command with its files named after name;
+// extra arguments follow the harness's own.
+func startEmulator(bin, dir, name, seedFile string, extra ...string) (*emulatorProc, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -152,9 +154,9 @@ func startEmulator(bin, dir, seedFile string) (*emulatorProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	caFile := filepath.Join(dir, "emulator-ca.pem")
-	args := []string{"-listen", addr, "-proxy-listen", proxyAddr, "-ca-out", caFile, "-seed", seedFile, "-quiet"}
-	p, err := startProcess("alicloud-emulator", bin, args, baseEnv(), filepath.Join(dir, "emulator.log"))
+	caFile := filepath.Join(dir, name+"-ca.pem")
+	args := append([]string{"-listen", addr, "-proxy-listen", proxyAddr, "-ca-out", caFile, "-seed", seedFile, "-quiet"}, extra...)
+	p, err := startProcess(name, bin, args, baseEnv(), filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
