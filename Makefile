@@ -15,7 +15,7 @@ STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## build bin/vault-plugin-secrets-alicloud and bin/alicloud-emulator
@@ -36,8 +36,8 @@ test: fmt-check vet vault ## gofmt check, go vet, unit tests and end-to-end test
 	E2E_REQUIRED=1 VAULT_BINARY="$(CURDIR)/bin/vault" $(GO) test -race -count=1 -timeout 20m ./...
 
 .PHONY: unit
-unit: ## unit tests only (the e2e package skips without a Vault binary)
-	$(GO) test -race ./...
+unit: ## unit tests only, with the race detector (-short skips the end-to-end tests)
+	$(GO) test -race -short ./...
 
 .PHONY: e2e
 e2e: vault ## end-to-end tests: a real Vault process, the plugin and the emulator
@@ -46,6 +46,10 @@ e2e: vault ## end-to-end tests: a real Vault process, the plugin and the emulato
 .PHONY: bench
 bench: build vault ## side by side with HashiCorp's plugin in one Vault (bench/README.md); BENCH_FLAGS='-clients 32 -duration 20s'
 	$(GO) run ./bench $(BENCH_FLAGS)
+
+.PHONY: bench-micro
+bench-micro: ## Go micro-benchmarks of the client, the emulator and the credentials cache
+	$(GO) test -run '^$$' -bench . -benchmem ./aliyun/... ./emulator/... ./credentials/...
 
 .PHONY: vet
 vet: ## go vet
