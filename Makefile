@@ -10,6 +10,8 @@ VERSION ?= $(shell scripts/version.sh)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # Static binaries: Vault's official image is Alpine (musl), and plugins run wherever Vault runs.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+# Extra `go test` flags for `make test`, e.g. GOTESTFLAGS=-v (CI) or GOTESTFLAGS='-run TestEngine'.
+GOTESTFLAGS ?=
 # Pinned so `make lint` gives the same answer everywhere; v0.8.x supports Go 1.26.
 STATICCHECK_VERSION ?= v0.8.2
 
@@ -33,7 +35,7 @@ dev: ## run Vault with the plugin against the emulator (Ctrl-C stops everything)
 
 .PHONY: test
 test: fmt-check vet vault ## gofmt check, go vet, unit tests and end-to-end tests (all required) with the race detector
-	E2E_REQUIRED=1 VAULT_BINARY="$(CURDIR)/bin/vault" $(GO) test -race -count=1 -timeout 20m ./...
+	E2E_REQUIRED=1 VAULT_BINARY="$(CURDIR)/bin/vault" $(GO) test -race -count=1 -timeout 20m $(GOTESTFLAGS) ./...
 
 .PHONY: unit
 unit: ## unit tests only, with the race detector (-short skips the end-to-end tests)
