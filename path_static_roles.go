@@ -252,6 +252,9 @@ func (b *backend) pathStaticRoleWrite(ctx context.Context, req *logical.Request,
 	if err != nil {
 		return nil, err
 	}
+	if v, ok := d.GetOk("delete_keys"); ok && v.(bool) {
+		return logical.ErrorResponse("delete_keys: applies only to delete"), nil
+	}
 	period, grace, err := staticPeriods(existing, d)
 	if err != nil {
 		return inputErrorResponse(err)
@@ -263,7 +266,7 @@ func (b *backend) pathStaticRoleWrite(ctx context.Context, req *logical.Request,
 	if raw, ok := d.GetOk("username"); ok && !strings.EqualFold(strings.TrimSpace(raw.(string)), existing.Username) {
 		return logical.ErrorResponse("username: cannot be changed (the role manages RAM user %q); delete the role and create a new one", existing.Username), nil
 	}
-	if _, ok := d.GetOk("take_over_keys"); ok {
+	if v, ok := d.GetOk("take_over_keys"); ok && v.(bool) {
 		return logical.ErrorResponse("take_over_keys: applies only when the role is created; to take over keys added since, use static-role/%s/rotate with take_over_keys=true", name), nil
 	}
 	e := *existing
@@ -307,9 +310,6 @@ func inputErrorResponse(err error) (*logical.Response, error) {
 // creates the role's first key and stores the role. The caller holds the
 // role's lock.
 func (b *backend) createStaticRole(ctx context.Context, s logical.Storage, name string, d *framework.FieldData, period, grace int64) (*logical.Response, error) {
-	if _, ok := d.GetOk("delete_keys"); ok {
-		return logical.ErrorResponse("delete_keys: applies only to delete"), nil
-	}
 	username := strings.TrimSpace(d.Get("username").(string))
 	switch {
 	case username == "":

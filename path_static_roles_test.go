@@ -225,6 +225,7 @@ func TestStaticRole_Validation(t *testing.T) {
 	}{
 		{"username change", map[string]interface{}{"username": staticUser}, "username: cannot be changed"},
 		{"take_over_keys on update", map[string]interface{}{"take_over_keys": true}, "take_over_keys: applies only when the role is created"},
+		{"delete_keys on update", map[string]interface{}{"delete_keys": true}, "delete_keys: applies only to delete"},
 		{"period below grace", map[string]interface{}{"rotation_period": "30m"}, "grace_period: must be less than rotation_period (1800 seconds)"},
 		{"period too short", map[string]interface{}{"rotation_period": "10s"}, "rotation_period: must be at least 60 seconds"},
 	} {
