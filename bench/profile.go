@@ -23,48 +23,68 @@ func (b *bench) pprofAddr() string {
 	return b.pprofListen
 }
 
-// profile starts a CPU profile of our plugin covering phase p (warm-up
-// included) when -pprof-dir is set and p runs on the "ours" mount; the
-// returned func waits for it, writes it and a heap profile, and records
-// their paths in p.
+// profile starts CPU profiles covering phase p (warm-up included) when
+// -pprof-dir is set: of our plugin and of Vault on the "ours" mount, of Vault
+// alone on the token-create floor. The returned func waits for them, adds
+// heap and allocation profiles of the plugin, and records the files in p.
 func (b *bench) profile(p *phaseResult, kind string) (stop func()) {
-	if b.o.pprofDir == "" || p.Mount != "ours" {
+	plugin := p.Mount == "ours"
+	if b.o.pprofDir == "" || (!plugin && p.Name != "token-create") {
 		return func() {}
 	}
 	if err := os.MkdirAll(b.o.pprofDir, 0o755); err != nil {
 		b.logf("pprof: %v", err)
 		return func() {}
 	}
-	base := "http://" + b.pprofAddr() + "/debug/pprof/"
 	secs := int(math.Ceil((b.o.warmup + b.o.duration).Seconds()))
-	cpuPath := filepath.Join(b.o.pprofDir, kind+"-cpu.pprof")
-	done := make(chan error, 1)
-	go func() {
-		done <- fetch(base+fmt.Sprintf("profile?seconds=%d", secs), cpuPath, time.Duration(secs+30)*time.Second)
-	}()
+	timeout := time.Duration(secs+30) * time.Second
+	type job struct {
+		url, path, token string
+	}
+	jobs := []job{{fmt.Sprintf("%s/v1/sys/pprof/profile?seconds=%d", b.vault.Addr, secs),
+		filepath.Join(b.o.pprofDir, kind+"-vault-cpu.pprof"), b.vault.Token}}
+	base := "http://" + b.pprofAddr() + "/debug/pprof/"
+	if plugin {
+		jobs = append(jobs, job{base + fmt.Sprintf("profile?seconds=%d", secs), filepath.Join(b.o.pprofDir, kind+"-cpu.pprof"), ""})
+	}
+	errs := make([]chan error, len(jobs))
+	for i, j := range jobs {
+		errs[i] = make(chan error, 1)
+		go func() { errs[i] <- fetch(j.url, j.path, j.token, timeout) }()
+	}
 	return func() {
-		if err := <-done; err != nil {
-			b.logf("pprof cpu: %v", err)
-		} else {
-			p.Profiles = append(p.Profiles, cpuPath)
+		for i, j := range jobs {
+			if err := <-errs[i]; err != nil {
+				b.logf("pprof: %v", err)
+			} else {
+				p.Profiles = append(p.Profiles, j.path)
+			}
 		}
-		heapPath := filepath.Join(b.o.pprofDir, kind+"-heap.pprof")
-		if err := fetch(base+"heap", heapPath, 30*time.Second); err != nil {
-			b.logf("pprof heap: %v", err)
-		} else {
-			p.Profiles = append(p.Profiles, heapPath)
+		if !plugin {
+			return
 		}
-		allocsPath := filepath.Join(b.o.pprofDir, kind+"-allocs.pprof")
-		if err := fetch(base+"allocs", allocsPath, 30*time.Second); err == nil {
-			p.Profiles = append(p.Profiles, allocsPath)
+		for _, name := range []string{"heap", "allocs"} {
+			path := filepath.Join(b.o.pprofDir, kind+"-"+name+".pprof")
+			if err := fetch(base+name, path, "", 30*time.Second); err != nil {
+				b.logf("pprof %s: %v", name, err)
+			} else {
+				p.Profiles = append(p.Profiles, path)
+			}
 		}
 	}
 }
 
-// fetch saves the body of url to path.
-func fetch(url, path string, timeout time.Duration) error {
-	c := &http.Client{Timeout: timeout}
-	resp, err := c.Get(url)
+// fetch saves the body of url to path, sending token as X-Vault-Token when
+// set.
+func fetch(url, path, token string, timeout time.Duration) error {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("X-Vault-Token", token)
+	}
+	resp, err := (&http.Client{Timeout: timeout}).Do(req)
 	if err != nil {
 		return err
 	}
