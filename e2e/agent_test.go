@@ -30,6 +30,7 @@ type renderedCreds struct {
 // checks that it renders working credentials and replaces them with fresh ones before they expire.
 func TestVaultAgent(t *testing.T) {
 	requireSuite(t)
+	t.Parallel() // each test has its own Vault and emulator
 	c := newCloud(t, emulator.Options{MaxIssuedSessionDuration: agentSession})
 	v := startVault(t)
 	v.installPlugin()

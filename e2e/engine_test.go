@@ -19,6 +19,7 @@ import (
 // credentials of both kinds, lease revocation, and root rotation. The subtests run in order and build on each other.
 func TestEngine(t *testing.T) {
 	requireSuite(t)
+	t.Parallel() // each test has its own Vault and emulator
 	c := newCloud(t, emulator.Options{})
 	v := startVault(t)
 	v.installPlugin()

@@ -13,6 +13,7 @@ import (
 // roles must read back the same and work.
 func TestMigrateFromBuiltin(t *testing.T) {
 	requireSuite(t)
+	t.Parallel() // each test has its own Vault and emulator
 	c := newCloud(t, emulator.Options{})
 	v := startVault(t)
 	const legacy = "legacy"

@@ -15,6 +15,7 @@ import (
 // intact, credentials can still be issued, and leases issued before either event are still revoked properly.
 func TestReloadAndRestart(t *testing.T) {
 	requireSuite(t)
+	t.Parallel() // each test has its own Vault and emulator
 	c := newCloud(t, emulator.Options{})
 	v := startVault(t)
 	v.installPlugin()
