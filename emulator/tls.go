@@ -15,10 +15,11 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/atomicfile"
 )
 
 // Validity of the generated CA and of the server certificates it issues. The
@@ -168,7 +169,7 @@ func (c *CA) KeyPEM() ([]byte, error) {
 
 // WritePEM writes the CA certificate to path (mode 0644; it is public).
 func (c *CA) WritePEM(path string) error {
-	return atomicWriteFile(path, c.CertPEM(), 0o644)
+	return atomicfile.Write(path, c.CertPEM(), 0o644)
 }
 
 // WriteKeyPEM writes the CA private key to path with mode 0600.
@@ -177,7 +178,7 @@ func (c *CA) WriteKeyPEM(path string) error {
 	if err != nil {
 		return err
 	}
-	return atomicWriteFile(path, b, 0o600)
+	return atomicfile.Write(path, b, 0o600)
 }
 
 // CertPool returns a pool holding only this CA, for Go clients in tests.
@@ -326,33 +327,4 @@ func keyID(pub *ecdsa.PublicKey) []byte {
 	}
 	sum := sha256.Sum256(der)
 	return sum[:20]
-}
-
-// atomicWriteFile writes data to a temporary file next to path and renames it
-// into place, so a reader (a client loading SSL_CERT_FILE, a restarted
-// emulator loading its state) never sees a half-written file.
-func atomicWriteFile(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

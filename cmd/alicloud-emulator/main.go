@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/emulator"
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/atomicfile"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
@@ -342,7 +343,7 @@ func (s *server) saveState() error {
 	if h == s.savedHash {
 		return nil
 	}
-	if err := writeFileAtomic(s.cfg.stateFile, buf.Bytes(), 0o600); err != nil {
+	if err := atomicfile.Write(s.cfg.stateFile, buf.Bytes(), 0o600); err != nil {
 		return err
 	}
 	s.savedHash = h
@@ -413,31 +414,4 @@ func loadOrCreateCA(certFile, keyFile string) (*emulator.CA, error) {
 	default:
 		return nil, fmt.Errorf("-ca-cert %s and -ca-key %s must both exist or both be absent", certFile, keyFile)
 	}
-}
-
-// writeFileAtomic replaces path with data through a temporary file and a
-// rename, so a crash mid-write never leaves a truncated state file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
