@@ -36,7 +36,7 @@ if [[ "${VAULT_REBUILD:-}" != 1 ]] && usable "$bin"; then
 	echo "vault.sh: using cached $bin ($("$bin" version | head -n1))" >&2
 else
 	echo "vault.sh: building Vault $version with $goversion into $bin" >&2
-	echo "vault.sh: this takes about 8-10 minutes on 2 cores (and several GB of modules on a cold module cache)" >&2
+	echo "vault.sh: this takes 8 to 30 minutes on 2 cores, depending on load, plus downloading several GB of modules on a cold module cache" >&2
 	start=$SECONDS
 	tmp="$dir/vault.tmp.$$"
 	trap 'rm -f "$tmp"' EXIT
