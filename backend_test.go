@@ -570,6 +570,7 @@ func TestBackend_PathsAndHelp(t *testing.T) {
 			if strings.TrimSpace(p.HelpSynopsis) == "" || strings.TrimSpace(p.HelpDescription) == "" {
 				t.Error("help synopsis or description is empty")
 			}
+			//lint:ignore SA1019 the test checks that the deprecated field stays unused
 			if len(p.Callbacks) != 0 {
 				t.Error("uses the deprecated Callbacks")
 			}

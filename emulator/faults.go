@@ -106,7 +106,7 @@ func (c *FaultConfig) UnmarshalJSON(b []byte) error {
 	if err := strictUnmarshal(b, &j); err != nil {
 		return err
 	}
-	*c = FaultConfig{Seed: j.Seed, Rules: j.Rules}
+	*c = FaultConfig(j)
 	return nil
 }
 

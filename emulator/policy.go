@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 )
 
@@ -597,18 +596,3 @@ func stringCondition(op string, got, want []string) bool {
 	return true // other operators are not evaluated
 }
 
-// actionsOf lists the distinct action patterns of a policy (for the state view).
-func (p *Policy) actionsOf() []string {
-	seen := map[string]bool{}
-	for _, s := range p.Statements {
-		for _, a := range s.Action {
-			seen[a] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for a := range seen {
-		out = append(out, a)
-	}
-	sort.Strings(out)
-	return out
-}

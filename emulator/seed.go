@@ -3,6 +3,7 @@ package emulator
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -184,7 +185,7 @@ func (e *Emulator) buildInitialState(seed *Seed) (*state, error) {
 	st.MainKey = &accessKey{ID: e.newAccessKeyID(), Secret: e.newAccessKeySecret(), Status: accessKeyStatusActive, CreateDate: now}
 	if k := seed.MainAccessKey; k != nil {
 		if !validKeyID(k.ID) {
-			return nil, seedErr("main_access_key.id", fmt.Errorf("must be 4 to 128 letters or digits and not start with STS."))
+			return nil, seedErr("main_access_key.id", errors.New("must be 4 to 128 letters or digits and not start with \"STS.\""))
 		}
 		if !validSecret(k.Secret) {
 			return nil, seedErr("main_access_key.secret", fmt.Errorf("must be 8 to 128 printable ASCII characters"))
@@ -232,7 +233,7 @@ func (e *Emulator) buildInitialState(seed *Seed) (*state, error) {
 		for j, k := range su.AccessKeys {
 			field := fmt.Sprintf("users[%d].access_keys[%d]", i, j)
 			if !validKeyID(k.ID) {
-				return nil, seedErr(field+".id", fmt.Errorf("must be 4 to 128 letters or digits and not start with STS."))
+				return nil, seedErr(field+".id", errors.New("must be 4 to 128 letters or digits and not start with \"STS.\""))
 			}
 			if !validSecret(k.Secret) {
 				return nil, seedErr(field+".secret", fmt.Errorf("must be 8 to 128 printable ASCII characters"))
