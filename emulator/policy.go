@@ -595,4 +595,3 @@ func stringCondition(op string, got, want []string) bool {
 	}
 	return true // other operators are not evaluated
 }
-
