@@ -36,7 +36,7 @@ die() {
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in "$vault_port" "$((vault_port + 1))" "$emulator_port"; do
 	if port_in_use "$p"; then
-		die "127.0.0.1:$p is already in use (another 'make dev'?). Stop it, or pick other ports: VAULT_PORT=18200 EMULATOR_PORT=18100 make dev"
+		die "127.0.0.1:$p is already in use (another 'make dev'?). Stop it, or pick other ports, e.g. VAULT_PORT=$((vault_port + 100)) EMULATOR_PORT=$((emulator_port + 100)) make dev"
 	fi
 done
 
