@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,11 +112,15 @@ func repoRoot() (string, error) {
 	return root, nil
 }
 
+// goTool finds the go command: PATH first, then $GOROOT/bin when GOROOT is set.
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	if root := os.Getenv("GOROOT"); root != "" {
+		return filepath.Join(root, "bin", "go")
+	}
+	return "go"
 }
 
 // requireSuite skips or fails t when the binaries are missing: E2E_REQUIRED=1 (make test, CI) turns a missing Vault
