@@ -71,6 +71,7 @@ type options struct {
 	vaultLogLevel    string
 	pprofDir         string
 	pluginSet        bool // -plugin was given
+	pluginB          string
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -83,6 +84,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.vaultBin, "vault", filepath.Join(root, "bin", "vault"), "Vault binary (make vault)")
 	fs.StringVar(&o.pluginBin, "plugin", filepath.Join(root, "bin", "vault-plugin-secrets-alicloud"), "our plugin binary (make build)")
+	fs.StringVar(&o.pluginB, "plugin-b", "", "another build of our plugin, mounted at ours-b next to ours and measured right after it (A/B of a change)")
 	fs.StringVar(&o.emulatorBin, "emulator", filepath.Join(root, "bin", "alicloud-emulator"), "emulator binary (make build)")
 	fs.StringVar(&o.hashicorpBin, "hashicorp-plugin", "", "HashiCorp's plugin binary (default: built from bench/hashicorp once and cached)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients")

@@ -305,13 +305,17 @@ func printReport(w io.Writer, r *report) {
 			continue
 		}
 		c := ph.CPU.MSPerOp
-		plugin := c["plugin-ours"]
-		if ph.Impl == implHCExternal {
+		plugin, pl := 0.0, "-"
+		switch ph.Impl {
+		case implOurs:
+			plugin = c["plugin-ours"]
+		case implOursB:
+			plugin = c["plugin-ours-b"]
+		case implHCExternal:
 			plugin = c["plugin-hashicorp"]
 		}
-		pl := f2(plugin)
-		if ph.Impl != implOurs && ph.Impl != implHCExternal {
-			pl = "-"
+		if plugin > 0 {
+			pl = f2(plugin)
 		}
 		total := c["vault"] + plugin + c["emulator"] + c["harness"]
 		row(ph.Kind, ph.Name, f2(c["vault"]), pl, f2(c["emulator"]), f2(c["harness"]), f2(total), f2(ph.CPU.RunCores), f2(ph.CPU.OtherCores))

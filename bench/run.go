@@ -38,6 +38,10 @@ const (
 	implOurs       = "ours"
 	implHCBuiltin  = "hashicorp-builtin"
 	implHCExternal = "hashicorp-external"
+	// implOursB is a second build of ours (-plugin-b), for A/B comparisons
+	// of a change in one run.
+	implOursB      = "ours-b"
+	ourPluginBName = "vault-plugin-secrets-alicloud-b"
 )
 
 var (
@@ -93,6 +97,7 @@ type bench struct {
 	vc       *vaultClient
 
 	ourExe, hcExe string // the binaries as Vault runs them, for /proc lookups
+	ourBExe       string // -plugin-b as Vault runs it, when given
 	issued        map[string]int
 	configs       map[string]map[string]any // config written on each mount
 	pprofListen   string
@@ -237,7 +242,7 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 		byPath[m.Path] = m
 	}
 	if b.o.group("assumed_role") {
-		for _, path := range []string{"ours", "ours-direct", "hc-builtin", "hc-external"} {
+		for _, path := range []string{"ours", "ours-b", "ours-direct", "hc-builtin", "hc-external"} {
 			m, ok := byPath[path]
 			if !ok {
 				continue
@@ -252,8 +257,11 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 		}
 	}
 	if b.o.group("ram_user") {
-		for _, path := range []string{"ours", "hc-builtin", "hc-external"} {
-			m := byPath[path]
+		for _, path := range []string{"ours", "ours-b", "hc-builtin", "hc-external"} {
+			m, ok := byPath[path]
+			if !ok {
+				continue
+			}
 			p := &phaseResult{Kind: "ram_user", Name: m.Path, Mount: m.Path, Impl: m.Impl, Identity: m.Identity}
 			stop := b.profile(p, "ram_user")
 			err := phase(p, b.ramUserOp(m.Path), spec, nil)
@@ -293,7 +301,7 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 
 	rep.LoadAfter = loadAvg()
 	rep.Finished = time.Now()
-	for _, impl := range []string{implOurs, implHCExternal, implHCBuiltin} {
+	for _, impl := range []string{implOurs, implOursB, implHCExternal, implHCBuiltin} {
 		if m := b.memory(impl); m != nil {
 			rep.Memory = append(rep.Memory, memoryResult{Impl: impl, Process: m.Process, Mem: m.Mem, CredentialsIssued: b.issued[impl]})
 		}
@@ -322,7 +330,10 @@ func (b *bench) cpuSnapshot() cpuSnapshot {
 		add("emulator", b.emuShort.cmd.Process.Pid)
 	}
 	add("harness", os.Getpid())
-	for name, exe := range map[string]string{"plugin-ours": b.ourExe, "plugin-hashicorp": b.hcExe} {
+	for name, exe := range map[string]string{"plugin-ours": b.ourExe, "plugin-hashicorp": b.hcExe, "plugin-ours-b": b.ourBExe} {
+		if exe == "" {
+			continue
+		}
 		pids, _ := findProcesses(exe)
 		for _, pid := range pids {
 			add(name, pid)
@@ -410,6 +421,12 @@ func (b *bench) start(ourBin string, rep *report) error {
 	if err := copyFile(b.o.hashicorpBin, b.hcExe); err != nil {
 		return err
 	}
+	if b.o.pluginB != "" {
+		b.ourBExe = filepath.Join(pluginDir, ourPluginBName)
+		if err := copyFile(b.o.pluginB, b.ourBExe); err != nil {
+			return err
+		}
+	}
 	for _, f := range []struct {
 		path string
 		dst  *binaryInfo
@@ -436,7 +453,11 @@ func (b *bench) start(ourBin string, rep *report) error {
 // setup registers the external plugins, enables the mounts and writes
 // equivalent config and roles on each.
 func (b *bench) setup(ctx context.Context) ([]mount, error) {
-	for _, p := range []struct{ name, exe string }{{ourPluginName, b.ourExe}, {hcPluginName, b.hcExe}} {
+	plugins := []struct{ name, exe string }{{ourPluginName, b.ourExe}, {hcPluginName, b.hcExe}}
+	if b.ourBExe != "" {
+		plugins = append(plugins, struct{ name, exe string }{ourPluginBName, b.ourBExe})
+	}
+	for _, p := range plugins {
 		sum, err := sha256File(p.exe)
 		if err != nil {
 			return nil, err
@@ -475,6 +496,10 @@ func (b *bench) setup(ctx context.Context) ([]mount, error) {
 			builtinName, map[string]any{"access_key": "", "secret_key": ""}, []string{stsRoleName}},
 		{mount{Path: "hc-external-ecs", Impl: implHCExternal, Identity: "ecs_ram_role", Note: "as hc-builtin-ecs"},
 			hcPluginName, map[string]any{"access_key": "", "secret_key": ""}, []string{stsRoleName}},
+	}
+	if b.ourBExe != "" {
+		specs = append(specs[:1], append([]spec{{mount{Path: "ours-b", Impl: implOursB, Identity: "access_key",
+			Note: "-plugin-b " + b.o.pluginB}, ourPluginBName, accessKey, both}}, specs[1:]...)...)
 	}
 	if b.o.direct {
 		direct := map[string]any{"access_key": rootKeyID, "secret_key": rootKeySecret, "sts_endpoint": b.emu.URL, "ram_endpoint": b.emu.URL}
@@ -626,6 +651,11 @@ func (b *bench) memory(impl string) *memSample {
 		exe, proc = b.ourExe, "plugin"
 	case implHCExternal:
 		exe, proc = b.hcExe, "plugin"
+	case implOursB:
+		if b.ourBExe == "" {
+			return nil
+		}
+		exe, proc = b.ourBExe, "plugin"
 	case implHCBuiltin, "vault":
 		m, err := readMem(b.vault.cmd.Process.Pid)
 		if err != nil {
