@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -240,8 +241,14 @@ func (e *upstreamError) Unwrap() []error { return e.errs }
 func (e *upstreamError) WrappedErrors() []error { return e.errs }
 
 // upstreamErr wraps an error of an Alibaba Cloud call made while doing what.
-// Throttling becomes a 502 with logical.ErrUpstreamRateLimited; other errors
-// keep Alibaba's Code and RequestId in their text.
+// Throttling becomes a 502 with logical.ErrUpstreamRateLimited. An answer
+// that says the request itself cannot succeed as asked (a parameter the
+// service refuses, such as a ttl above the RAM role's maximum session
+// duration, an entity that does not exist or already does, a limit, a
+// conflict, or a permission the engine's identity lacks) becomes a 400: the
+// operator has to change the request, the role or the cloud set-up, and
+// retrying will not help. Everything else stays a 500. All keep Alibaba's
+// Code and RequestId in their text.
 func upstreamErr(what string, err error) error {
 	if err == nil {
 		return nil
@@ -253,5 +260,16 @@ func upstreamErr(what string, err error) error {
 			errs: []error{logical.ErrUpstreamRateLimited, err},
 		}
 	}
+	if isClientSideError(err) {
+		return &upstreamError{code: 400, msg: fmt.Sprintf("%s: %v", what, err), errs: []error{err}}
+	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// isClientSideError reports whether an Alibaba Cloud error is about the
+// request rather than the service.
+func isClientSideError(err error) bool {
+	code := aliyun.ErrorCode(err)
+	return strings.HasPrefix(code, "InvalidParameter") || strings.HasPrefix(code, "Missing") ||
+		aliyun.IsNotFound(err) || aliyun.IsConflict(err) || aliyun.IsLimitExceeded(err) || aliyun.IsAccessDenied(err)
 }

@@ -101,7 +101,16 @@ func TestCreds_AssumedRoleOptions(t *testing.T) {
 		e.badRequest(logical.UpdateOperation, "creds/long", map[string]interface{}{"ttl": "13h"}, "ttl: must be between 900 and 43200 seconds")
 		e.badRequest(logical.UpdateOperation, "creds/narrow", map[string]interface{}{"ttl": "3h"}, "ttl: 10800 seconds exceeds the role's max_ttl of 7200 seconds")
 		// The RAM role's own maximum (1h for "wide") is enforced by STS.
-		e.fails(logical.UpdateOperation, "creds/wide", map[string]interface{}{"ttl": "2h"}, "InvalidParameter.DurationSeconds")
+		_, err := e.do(logical.UpdateOperation, "creds/wide", map[string]interface{}{"ttl": "2h"})
+		if err == nil || !strings.Contains(err.Error(), "InvalidParameter.DurationSeconds") {
+			t.Fatalf("ttl above the RAM role's maximum: %v, want InvalidParameter.DurationSeconds", err)
+		}
+		// What Vault's HTTP layer does with a plugin's error.
+		code, _ := logical.RespondErrorCommon(&logical.Request{}, nil, err)
+		logical.AdjustErrorStatusCode(&code, err)
+		if code != 400 {
+			t.Errorf("ttl above the RAM role's maximum: status %d, want 400", code)
+		}
 	})
 	t.Run("session names", func(t *testing.T) {
 		e.t = t
