@@ -78,6 +78,7 @@ type phaseResult struct {
 	Lifetimes          float64    `json:"lifetimes,omitempty"`
 	FetchesPerLifetime float64    `json:"fetches_per_lifetime,omitempty"`
 	Memory             *memSample `json:"memory_after,omitempty"`
+	VaultMemory        *procMem   `json:"vault_memory_after,omitempty"`
 	CPU                *cpuUse    `json:"cpu,omitempty"`
 	Profiles           []string   `json:"profiles,omitempty"`
 }
