@@ -59,6 +59,7 @@ type options struct {
 	emulatorBin      string
 	hashicorpBin     string
 	clients          int
+	rounds           int
 	duration         time.Duration
 	warmup           time.Duration
 	identityDuration time.Duration
@@ -88,8 +89,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.emulatorBin, "emulator", filepath.Join(root, "bin", "alicloud-emulator"), "emulator binary (make build)")
 	fs.StringVar(&o.hashicorpBin, "hashicorp-plugin", "", "HashiCorp's plugin binary (default: built from bench/hashicorp once and cached)")
 	fs.IntVar(&o.clients, "clients", 16, "concurrent clients")
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each throughput phase")
-	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each throughput phase (not measured)")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of the throughput phases (floors, assumed_role, ram_user), every other one in reverse order")
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measured time of each throughput phase, per round")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each throughput phase, per round (not measured)")
 	fs.DurationVar(&o.identityDuration, "identity-duration", 5*time.Second, "time of each ECS/OIDC identity phase (no warm-up: the identity's first fetch counts)")
 	fs.DurationVar(&o.session, "identity-session", 8*time.Second, "lifetime of the STS sessions of the second emulator, for the identity-refresh phases (0: skip them)")
 	fs.DurationVar(&o.refreshDuration, "refresh-duration", 20*time.Second, "time of each identity-refresh phase (several -identity-session lifetimes)")
@@ -106,8 +108,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if o.clients < 1 || o.duration <= 0 || o.warmup < 0 || o.identityDuration <= 0 || o.refreshDuration <= 0 || o.session < 0 {
-		return nil, errors.New("-clients, -duration, -identity-duration and -refresh-duration must be positive, -warmup and -identity-session not negative")
+	if o.clients < 1 || o.rounds < 1 || o.duration <= 0 || o.warmup < 0 || o.identityDuration <= 0 || o.refreshDuration <= 0 || o.session < 0 {
+		return nil, errors.New("-clients, -rounds, -duration, -identity-duration and -refresh-duration must be positive, -warmup and -identity-session not negative")
 	}
 	return o, nil
 }

@@ -37,6 +37,7 @@ type machine struct {
 
 type settings struct {
 	Clients          int    `json:"clients"`
+	Rounds           int    `json:"rounds"`
 	Duration         string `json:"duration"`
 	Warmup           string `json:"warmup"`
 	IdentityDuration string `json:"identity_duration"`
@@ -79,8 +80,20 @@ type phaseResult struct {
 	FetchesPerLifetime float64    `json:"fetches_per_lifetime,omitempty"`
 	Memory             *memSample `json:"memory_after,omitempty"`
 	VaultMemory        *procMem   `json:"vault_memory_after,omitempty"`
-	CPU                *cpuUse    `json:"cpu,omitempty"`
-	Profiles           []string   `json:"profiles,omitempty"`
+	// Round is the round of a single measurement; Rounds summarize the
+	// rounds a combined result is made of.
+	Round    int            `json:"round,omitempty"`
+	Rounds   []roundSummary `json:"rounds,omitempty"`
+	CPU      *cpuUse        `json:"cpu,omitempty"`
+	Profiles []string       `json:"profiles,omitempty"`
+}
+
+// roundSummary is one round of a phase.
+type roundSummary struct {
+	PerSecond float64 `json:"per_second"`
+	P50MS     float64 `json:"p50_ms"`
+	P99MS     float64 `json:"p99_ms"`
+	Errors    int     `json:"errors"`
 }
 
 // cpuUse is where the CPU went during a measured phase.
@@ -245,8 +258,8 @@ func printReport(w io.Writer, r *report) {
 	p("")
 	p("Machine: %d CPUs (%s), %s, %s, %s RAM; load average before %s, after %s",
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.Kernel, r.Machine.GoVersion, r.Machine.MemTotal, r.LoadBefore, r.LoadAfter)
-	p("Settings: %d clients, %s per phase after %s warm-up; identity phases %s, no warm-up. %s, HashiCorp plugin %s.",
-		r.Settings.Clients, r.Settings.Duration, r.Settings.Warmup, r.Settings.IdentityDuration, r.Binaries.Vault.Version, r.Binaries.HashiCorpExternal.Version)
+	p("Settings: %d clients; throughput phases: %d rounds (alternating order) of %s after %s warm-up; identity phases %s, no warm-up. %s, HashiCorp plugin %s.",
+		r.Settings.Clients, r.Settings.Rounds, r.Settings.Duration, r.Settings.Warmup, r.Settings.IdentityDuration, r.Binaries.Vault.Version, r.Binaries.HashiCorpExternal.Version)
 	p("")
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -263,7 +276,7 @@ func printReport(w io.Writer, r *report) {
 	oursRU := r.find("ram_user", "ours")
 	tok := r.find("floor", "token-create")
 
-	row("phase", "mount / floor", "impl", "ops/s", "p50 ms", "p99 ms", "errors", "calls/op", "ours vs this")
+	row("phase", "mount / floor", "impl", "ops/s", "by round", "p50 ms", "p99 ms", "errors", "calls/op", "ours vs this")
 	for _, ph := range r.Phases {
 		var vs string
 		switch ph.Kind {
@@ -288,12 +301,20 @@ func printReport(w io.Writer, r *report) {
 		if ph.Kind == "floor" && ph.Impl == "vault" {
 			calls = "-"
 		}
-		row(ph.Kind, ph.Name, ph.Impl, f1(ph.Load.PerSecond), f2(ph.Load.P50MS), f2(ph.Load.P99MS),
+		byRound := make([]string, 0, len(ph.Rounds))
+		for _, rd := range ph.Rounds {
+			byRound = append(byRound, fmt.Sprintf("%.0f", rd.PerSecond))
+		}
+		if len(byRound) == 0 {
+			byRound = append(byRound, "-")
+		}
+		row(ph.Kind, ph.Name, ph.Impl, f1(ph.Load.PerSecond), strings.Join(byRound, "/"), f2(ph.Load.P50MS), f2(ph.Load.P99MS),
 			fmt.Sprint(ph.Load.Errors), calls, vs)
 	}
 	tw.Flush()
-	p("  ops/s: successful operations per second (ram_user: issue + synchronous revoke); calls/op: emulator calls per")
-	p("  operation (all products); ours vs this: our throughput over this row's (floors: as a percentage).")
+	p("  ops/s: successful operations per second over all rounds (ram_user: issue + synchronous revoke); p50/p99: median")
+	p("  of the rounds'; calls/op: emulator calls per operation (all products); ours vs this: our throughput over this")
+	p("  row's (floors: as a percentage).")
 	if tok != nil && ours != nil {
 		p("  ours (assumed_role) reaches %.0f%% of the auth/token/create floor.", 100*ratio(ours, tok))
 	}

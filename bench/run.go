@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -117,7 +118,7 @@ func (b *bench) shutdown() {
 
 func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 	rep := &report{Started: time.Now(), Machine: machineInfo(), Settings: settings{
-		Clients: b.o.clients, Duration: b.o.duration.String(), Warmup: b.o.warmup.String(),
+		Clients: b.o.clients, Rounds: b.o.rounds, Duration: b.o.duration.String(), Warmup: b.o.warmup.String(),
 		IdentityDuration: b.o.identityDuration.String(),
 	}}
 	b.issued = map[string]int{}
@@ -190,7 +191,6 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 		if res.Errors > 0 {
 			b.logf("  first error: %s", truncate(res.FirstError, 300))
 		}
-		rep.Phases = append(rep.Phases, p)
 		// Leases and tokens left in Vault grow its heap, and with it the
 		// garbage collector's share of every later request; revoking them
 		// keeps the phases independent of their order.
@@ -204,83 +204,85 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 		return nil
 	}
 	spec := loadSpec{Clients: b.o.clients, Duration: b.o.duration, Warmup: b.o.warmup}
-
-	if b.o.group("floor") {
-		// The tokens are children of a parent made for the phase, so that
-		// revoking the parent afterwards removes them all.
-		var parent secretResponse
-		if err := b.vc.do(ctx, http.MethodPost, "auth/token/create", map[string]any{"ttl": "2h", "policies": []string{"root"}}, &parent); err != nil {
-			return nil, err
-		}
-		if parent.Auth == nil || parent.Auth.ClientToken == "" {
-			return nil, errors.New("auth/token/create: no token in the answer")
-		}
-		floorClient := &vaultClient{addr: b.vc.addr, token: parent.Auth.ClientToken, http: b.vc.http}
-		tokenOp := func(ctx context.Context, _ int) error {
-			var s secretResponse
-			if err := floorClient.do(ctx, http.MethodPost, "auth/token/create", map[string]any{"ttl": "1h", "policies": []string{"default"}}, &s); err != nil {
-				return err
-			}
-			if s.Auth == nil || s.Auth.ClientToken == "" {
-				return errors.New("auth/token/create: no token in the answer")
-			}
-			return nil
-		}
-		p := &phaseResult{Kind: "floor", Name: "token-create", Impl: "vault"}
-		stop := b.profile(p, "token_create")
-		err := phase(p, tokenOp, spec, nil)
-		stop()
-		if err != nil {
-			return nil, err
-		}
-		t0 := time.Now()
-		if err := b.vc.do(ctx, http.MethodPut, "auth/token/revoke", map[string]any{"token": parent.Auth.ClientToken}, nil); err != nil {
-			return nil, fmt.Errorf("revoking the floor's tokens: %w", err)
-		}
-		b.logf("  revoked the floor's tokens in %s", time.Since(t0).Round(time.Millisecond))
-		for _, viaProxy := range []bool{true, false} {
-			op, name, err := b.assumeRoleFloor(viaProxy)
-			if err != nil {
-				return nil, err
-			}
-			if err := phase(&phaseResult{Kind: "floor", Name: name, Impl: "aliyun-client"}, op, spec, nil); err != nil {
-				return nil, err
-			}
-		}
-	}
 	byPath := map[string]mount{}
 	for _, m := range mounts {
 		byPath[m.Path] = m
 	}
-	if b.o.group("assumed_role") {
-		for _, path := range []string{"ours", "ours-b", "ours-direct", "hc-builtin", "hc-external"} {
-			m, ok := byPath[path]
-			if !ok {
-				continue
-			}
-			p := &phaseResult{Kind: "assumed_role", Name: m.Path, Mount: m.Path, Impl: m.Impl, Identity: m.Identity}
-			stop := b.profile(p, "assumed_role")
-			err := phase(p, b.assumedRoleOp(m.Path), spec, nil)
-			stop()
+
+	// The throughput phases run in rounds, every other round in reverse
+	// order, so that drift over the run (other work on the machine, CPU
+	// frequency) falls on every mount alike; each phase's result combines
+	// its rounds.
+	type item struct {
+		p       phaseResult // template
+		profile string
+		// prepare returns the operation and what to undo after the phase.
+		prepare func() (opFunc, func() error, error)
+	}
+	var items []item
+	noCleanup := func() error { return nil }
+	if b.o.group("floor") {
+		items = append(items, item{p: phaseResult{Kind: "floor", Name: "token-create", Impl: "vault"}, profile: "token_create",
+			prepare: func() (opFunc, func() error, error) { return b.tokenCreateOp(ctx) }})
+		for _, viaProxy := range []bool{true, false} {
+			_, name, err := b.assumeRoleFloor(viaProxy)
 			if err != nil {
 				return nil, err
+			}
+			items = append(items, item{p: phaseResult{Kind: "floor", Name: name, Impl: "aliyun-client"},
+				prepare: func() (opFunc, func() error, error) {
+					op, _, err := b.assumeRoleFloor(viaProxy)
+					return op, noCleanup, err
+				}})
+		}
+	}
+	if b.o.group("assumed_role") {
+		for _, path := range []string{"ours", "ours-b", "ours-direct", "hc-builtin", "hc-external"} {
+			if m, ok := byPath[path]; ok {
+				items = append(items, item{p: phaseResult{Kind: "assumed_role", Name: m.Path, Mount: m.Path, Impl: m.Impl, Identity: m.Identity},
+					profile: "assumed_role", prepare: func() (opFunc, func() error, error) { return b.assumedRoleOp(m.Path), noCleanup, nil }})
 			}
 		}
 	}
 	if b.o.group("ram_user") {
 		for _, path := range []string{"ours", "ours-b", "hc-builtin", "hc-external"} {
-			m, ok := byPath[path]
-			if !ok {
-				continue
+			if m, ok := byPath[path]; ok {
+				items = append(items, item{p: phaseResult{Kind: "ram_user", Name: m.Path, Mount: m.Path, Impl: m.Impl, Identity: m.Identity},
+					profile: "ram_user", prepare: func() (opFunc, func() error, error) { return b.ramUserOp(m.Path), noCleanup, nil }})
 			}
-			p := &phaseResult{Kind: "ram_user", Name: m.Path, Mount: m.Path, Impl: m.Impl, Identity: m.Identity}
-			stop := b.profile(p, "ram_user")
-			err := phase(p, b.ramUserOp(m.Path), spec, nil)
+		}
+	}
+	rounds := make([][]*phaseResult, len(items))
+	for r := range b.o.rounds {
+		for k := range items {
+			i := k
+			if r%2 == 1 {
+				i = len(items) - 1 - k
+			}
+			it := items[i]
+			p := it.p
+			p.Round = r + 1
+			op, cleanup, err := it.prepare()
+			if err != nil {
+				return nil, err
+			}
+			stop := func() {}
+			if r == 0 && it.profile != "" {
+				stop = b.profile(&p, it.profile)
+			}
+			err = phase(&p, op, spec, nil)
 			stop()
 			if err != nil {
 				return nil, err
 			}
+			if err := cleanup(); err != nil {
+				return nil, err
+			}
+			rounds[i] = append(rounds[i], &p)
 		}
+	}
+	for _, rs := range rounds {
+		rep.Phases = append(rep.Phases, combineRounds(rs))
 	}
 	if b.o.group("identity") {
 		for _, path := range []string{"ours-ecs", "ours-oidc", "hc-builtin-ecs", "hc-external-ecs", "ours-ecs-short", "ours-oidc-short"} {
@@ -315,6 +317,7 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 			if err := phase(p, b.assumedRoleOp(m.Path), ispec, before); err != nil {
 				return nil, err
 			}
+			rep.Phases = append(rep.Phases, p)
 		}
 	}
 
@@ -326,6 +329,112 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// tokenCreateOp is the auth/token/create floor. The tokens are children of a
+// parent made for the phase, so that revoking the parent afterwards removes
+// them all.
+func (b *bench) tokenCreateOp(ctx context.Context) (opFunc, func() error, error) {
+	var parent secretResponse
+	if err := b.vc.do(ctx, http.MethodPost, "auth/token/create", map[string]any{"ttl": "2h", "policies": []string{"root"}}, &parent); err != nil {
+		return nil, nil, err
+	}
+	if parent.Auth == nil || parent.Auth.ClientToken == "" {
+		return nil, nil, errors.New("auth/token/create: no token in the answer")
+	}
+	floorClient := &vaultClient{addr: b.vc.addr, token: parent.Auth.ClientToken, http: b.vc.http}
+	op := func(ctx context.Context, _ int) error {
+		var s secretResponse
+		if err := floorClient.do(ctx, http.MethodPost, "auth/token/create", map[string]any{"ttl": "1h", "policies": []string{"default"}}, &s); err != nil {
+			return err
+		}
+		if s.Auth == nil || s.Auth.ClientToken == "" {
+			return errors.New("auth/token/create: no token in the answer")
+		}
+		return nil
+	}
+	cleanup := func() error {
+		t0 := time.Now()
+		if err := b.vc.do(ctx, http.MethodPut, "auth/token/revoke", map[string]any{"token": parent.Auth.ClientToken}, nil); err != nil {
+			return fmt.Errorf("revoking the floor's tokens: %w", err)
+		}
+		b.logf("  revoked the floor's tokens in %s", time.Since(t0).Round(time.Millisecond))
+		return nil
+	}
+	return op, cleanup, nil
+}
+
+// combineRounds merges the rounds of one phase: operations, errors, time,
+// calls and CPU add up (throughput is all operations over all measured
+// time); latency percentiles are the median of the rounds'.
+func combineRounds(rs []*phaseResult) *phaseResult {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	last := rs[len(rs)-1]
+	c := &phaseResult{Kind: last.Kind, Name: last.Name, Mount: last.Mount, Impl: last.Impl, Identity: last.Identity,
+		Memory: last.Memory, VaultMemory: last.VaultMemory, Calls: map[string]int64{}}
+	var p50, p90, p99 []float64
+	var meanSum, cpuSecs float64
+	ms := map[string]float64{}
+	var runCores, otherCores float64
+	for _, r := range rs {
+		l := r.Load
+		c.Load.Ops += l.Ops
+		c.Load.Errors += l.Errors
+		if c.Load.FirstError == "" {
+			c.Load.FirstError = l.FirstError
+		}
+		c.Load.Seconds += l.Seconds
+		c.Load.MaxMS = max(c.Load.MaxMS, l.MaxMS)
+		meanSum += l.MeanMS * float64(l.Ops)
+		p50, p90, p99 = append(p50, l.P50MS), append(p90, l.P90MS), append(p99, l.P99MS)
+		for k, v := range r.Calls {
+			c.Calls[k] += v
+		}
+		c.UpstreamCalls += r.UpstreamCalls
+		c.IdentityCalls += r.IdentityCalls
+		c.IdentityFetches += r.IdentityFetches
+		c.Profiles = append(c.Profiles, r.Profiles...)
+		if r.CPU != nil {
+			for k, v := range r.CPU.MSPerOp {
+				ms[k] += v * float64(l.Ops)
+			}
+			runCores += r.CPU.RunCores * l.Seconds
+			otherCores += r.CPU.OtherCores * l.Seconds
+			cpuSecs += l.Seconds
+		}
+		c.Rounds = append(c.Rounds, roundSummary{PerSecond: round2(l.PerSecond), P50MS: l.P50MS, P99MS: l.P99MS, Errors: l.Errors})
+	}
+	if c.Load.Seconds > 0 {
+		c.Load.PerSecond = float64(c.Load.Ops) / c.Load.Seconds
+	}
+	if c.Load.Ops > 0 {
+		c.Load.MeanMS = round2(meanSum / float64(c.Load.Ops))
+		c.CallsPerOp = float64(c.UpstreamCalls) / float64(c.Load.Ops)
+		u := &cpuUse{MSPerOp: map[string]float64{}}
+		for k, v := range ms {
+			u.MSPerOp[k] = round2(v / float64(c.Load.Ops))
+		}
+		if cpuSecs > 0 {
+			u.RunCores, u.OtherCores = round2(runCores/cpuSecs), round2(otherCores/cpuSecs)
+		}
+		c.CPU = u
+	}
+	c.Load.P50MS, c.Load.P90MS, c.Load.P99MS = median(p50), median(p90), median(p99)
+	return c
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // cpuSnapshot is the CPU time used so far by each process of the run and by
