@@ -169,6 +169,16 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// hasKind reports whether the run has a phase of kind.
+func (r *report) hasKind(kind string) bool {
+	for _, p := range r.Phases {
+		if p.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
 // find returns the phase of kind and name, or nil.
 func (r *report) find(kind, name string) *phaseResult {
 	for _, p := range r.Phases {
@@ -346,25 +356,29 @@ func printReport(w io.Writer, r *report) {
 	p("  CPU time per successful operation by process (/proc/<pid>/stat; the builtin runs inside vault); run cores:")
 	p("  cores the benchmark's processes kept busy; other cores: the rest of the machine (other work skews results).")
 
-	p("")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	row("identity phase", "identity", "ops/s", "errors", "identity calls", "identity fetches", "lifetimes", "fetches/lifetime", "calls/cred", "upstream calls by action")
-	for _, ph := range r.Phases {
-		if ph.Kind != "identity" {
-			continue
+	if r.hasKind("identity") {
+		p("")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		row("identity phase", "identity", "ops/s", "errors", "identity calls", "identity fetches", "lifetimes", "fetches/lifetime", "calls/cred", "upstream calls by action")
+		for _, ph := range r.Phases {
+			if ph.Kind != "identity" {
+				continue
+			}
+			lifetimes, perLifetime := "<1", "-"
+			if ph.Session > 0 {
+				lifetimes, perLifetime = f2(ph.Lifetimes), f2(ph.FetchesPerLifetime)
+			}
+			row(ph.Name, ph.Identity, f1(ph.Load.PerSecond), fmt.Sprint(ph.Load.Errors), fmt.Sprint(ph.IdentityCalls), fmt.Sprint(ph.IdentityFetches),
+				lifetimes, perLifetime, f2(ph.CallsPerOp), callsSummary(ph.Calls))
 		}
-		lifetimes, perLifetime := "<1", "-"
-		if ph.Session > 0 {
-			lifetimes, perLifetime = f2(ph.Lifetimes), f2(ph.FetchesPerLifetime)
+		tw.Flush()
+		p("  identity phases start from a freshly written config (counters reset before the write), so the engine's")
+		p("  first identity fetch is counted; fetches = calls returning credentials (metadata GetCredentials, AssumeRoleWithOIDC).")
+		if s := sessionOf(r); s > 0 {
+			p("  *-short: a second emulator whose STS sessions (the engine's identity included) last %s; lifetimes = phase / that.",
+				time.Duration(s)*time.Second)
 		}
-		row(ph.Name, ph.Identity, f1(ph.Load.PerSecond), fmt.Sprint(ph.Load.Errors), fmt.Sprint(ph.IdentityCalls), fmt.Sprint(ph.IdentityFetches),
-			lifetimes, perLifetime, f2(ph.CallsPerOp), callsSummary(ph.Calls))
 	}
-	tw.Flush()
-	p("  identity phases start from a freshly written config (counters reset before the write), so the engine's")
-	p("  first identity fetch is counted; fetches = calls returning credentials (metadata GetCredentials, AssumeRoleWithOIDC).")
-	p("  *-short: a second emulator whose STS sessions (the engine's identity included) last %s; lifetimes = phase / that.",
-		time.Duration(sessionOf(r))*time.Second)
 
 	p("")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
