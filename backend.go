@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -135,6 +136,13 @@ type backend struct {
 	// RAM user takes the read lock so the role's policies stay put meanwhile.
 	roleLocks []*locksutil.LockEntry
 
+	// roleCache holds decoded roles by name for the creds hot path, each
+	// tagged with the roleGen it was read under; roleGen moves on after
+	// every role write or delete (here or, through invalidate, on another
+	// node), which retires every cached role at once.
+	roleCache sync.Map // name -> cachedRoleEntry
+	roleGen   atomic.Uint64
+
 	// templates caches parsed name templates by their text.
 	templates sync.Map
 
@@ -203,6 +211,9 @@ func (b *backend) now() time.Time { return b.env.Clock() }
 // (performance standbys and secondaries receive the key here).
 func (b *backend) invalidate(_ context.Context, key string) {
 	b.static.invalidateKey(key)
+	if strings.HasPrefix(key, roleStoragePrefix) {
+		b.rolesChanged()
+	}
 	if key == configStorageKey {
 		b.clearClient()
 	}

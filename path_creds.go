@@ -55,7 +55,7 @@ Default: from the role's role_session_name_template.`,
 
 func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	role, err := readRole(ctx, req.Storage, name)
+	role, err := b.cachedRole(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
@@ -77,8 +77,8 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 	}
 }
 
-// issueSTS is the hot path: one storage read (the role), the cached client,
-// one AssumeRole call, and no storage write besides the lease Vault keeps.
+// issueSTS is the hot path: the role from memory (see cachedRole), the cached
+// client, one AssumeRole call, and no storage write besides the lease Vault keeps.
 func (b *backend) issueSTS(ctx context.Context, req *logical.Request, d *framework.FieldData, name string, role *roleEntry) (*logical.Response, error) {
 	duration := int64(defaultSTSDuration)
 	if role.TTL > 0 && !role.legacy() {
@@ -332,7 +332,9 @@ func (b *backend) migrateRolePolicies(ctx context.Context, s logical.Storage, c 
 	if err != nil {
 		return err
 	}
-	if err := writeRole(ctx, s, name, role); err != nil {
+	err = writeRole(ctx, s, name, role)
+	b.rolesChanged()
+	if err != nil {
 		return err
 	}
 	for _, id := range walIDs {

@@ -338,3 +338,43 @@ func TestCreds_Concurrent(t *testing.T) {
 		t.Fatalf("users left: %v", got)
 	}
 }
+
+// TestCreds_RoleCache checks that the creds path's in-memory roles never
+// outlive a change: a role write, a write by another node (storage changed,
+// then Invalidate), and a delete are each seen by the next issue.
+func TestCreds_RoleCache(t *testing.T) {
+	e := newTestEnv(t)
+	e.configure(nil)
+	arnOf := func() string {
+		e.t.Helper()
+		return e.ok(logical.ReadOperation, "creds/reader", nil).Data["arn"].(string)
+	}
+	e.ok(logical.CreateOperation, "role/reader", map[string]interface{}{"role_arn": e.readerARN})
+	if got := arnOf(); !strings.Contains(got, ":role/reader/") {
+		t.Fatalf("arn = %s, want the reader role", got)
+	}
+	e.ok(logical.UpdateOperation, "role/reader", map[string]interface{}{"role_arn": e.wideARN})
+	if got := arnOf(); !strings.Contains(got, ":role/wide/") {
+		t.Fatalf("after a role write: arn = %s, want the wide role", got)
+	}
+
+	// Another node rewrites the role: storage changes first, Invalidate follows.
+	role, err := readRole(e.ctx, e.s, "reader")
+	if err != nil || role == nil {
+		t.Fatalf("readRole: %v %v", role, err)
+	}
+	role.RoleARN = e.readerARN
+	if err := writeRole(e.ctx, e.s, "reader", role); err != nil {
+		t.Fatal(err)
+	}
+	if got := arnOf(); !strings.Contains(got, ":role/wide/") {
+		t.Fatalf("before Invalidate the cached role serves: arn = %s", got)
+	}
+	e.b.invalidate(e.ctx, "role/reader")
+	if got := arnOf(); !strings.Contains(got, ":role/reader/") {
+		t.Fatalf("after Invalidate: arn = %s, want the reader role", got)
+	}
+
+	e.ok(logical.DeleteOperation, "role/reader", nil)
+	e.badRequest(logical.ReadOperation, "creds/reader", nil, `role "reader" does not exist`)
+}

@@ -102,6 +102,35 @@ func readRole(ctx context.Context, s logical.Storage, name string) (*roleEntry, 
 	return role, nil
 }
 
+// cachedRoleEntry is a role in backend.roleCache, valid while roleGen is gen.
+type cachedRoleEntry struct {
+	gen  uint64
+	role *roleEntry
+}
+
+// cachedRole returns role name as readRole would, from memory when no role
+// has changed since it was read. The returned entry is shared: callers must
+// not modify it. A role read while a write is under way carries the older
+// generation and so is never served.
+func (b *backend) cachedRole(ctx context.Context, s logical.Storage, name string) (*roleEntry, error) {
+	gen := b.roleGen.Load()
+	if v, ok := b.roleCache.Load(name); ok {
+		if c := v.(cachedRoleEntry); c.gen == gen {
+			return c.role, nil
+		}
+	}
+	role, err := readRole(ctx, s, name)
+	if err != nil || role == nil {
+		return role, err
+	}
+	b.roleCache.Store(name, cachedRoleEntry{gen: gen, role: role})
+	return role, nil
+}
+
+// rolesChanged retires every cached role; call it after a role's storage
+// entry is written or deleted.
+func (b *backend) rolesChanged() { b.roleGen.Add(1) }
+
 func writeRole(ctx context.Context, s logical.Storage, name string, role *roleEntry) error {
 	entry, err := logical.StorageEntryJSON(roleStoragePrefix+name, role)
 	if err != nil {
@@ -347,7 +376,9 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		}
 	}
 
-	if err := writeRole(ctx, req.Storage, name, role); err != nil {
+	err = writeRole(ctx, req.Storage, name, role)
+	b.rolesChanged()
+	if err != nil {
 		return nil, err
 	}
 	for _, id := range walIDs {
@@ -719,7 +750,9 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 	if role == nil {
 		return nil, nil
 	}
-	if err := req.Storage.Delete(ctx, roleStoragePrefix+name); err != nil {
+	err = req.Storage.Delete(ctx, roleStoragePrefix+name)
+	b.rolesChanged()
+	if err != nil {
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}
 	if len(role.InlinePolicyNames) == 0 {
