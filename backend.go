@@ -18,6 +18,8 @@ import (
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
 )
 
 // Version is the plugin's version, reported to Vault as its running version.
@@ -80,7 +82,7 @@ func defaultEnv() backendEnv {
 	return backendEnv{
 		Clock:                 time.Now,
 		Getenv:                os.Getenv,
-		Sleep:                 sleepContext,
+		Sleep:                 aliyun.SleepContext,
 		RotateConfirmTimeout:  15 * time.Second,
 		RotateConfirmInterval: time.Second,
 	}
@@ -102,17 +104,6 @@ func (e *backendEnv) fillDefaults() {
 	}
 	if e.RotateConfirmInterval <= 0 {
 		e.RotateConfirmInterval = d.RotateConfirmInterval
-	}
-}
-
-func sleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

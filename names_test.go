@@ -146,10 +146,10 @@ func TestBackend_FactoryAndSleep(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := sleepContext(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+	if err := aliyun.SleepContext(ctx, time.Hour); !errors.Is(err, context.Canceled) {
 		t.Errorf("sleep on a cancelled context = %v", err)
 	}
-	if err := sleepContext(context.Background(), time.Millisecond); err != nil {
+	if err := aliyun.SleepContext(context.Background(), time.Millisecond); err != nil {
 		t.Errorf("short sleep = %v", err)
 	}
 }

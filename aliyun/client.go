@@ -164,7 +164,7 @@ func NewClient(o Options) (*Client, error) {
 		c.clock = time.Now
 	}
 	if c.sleep == nil {
-		c.sleep = sleepContext
+		c.sleep = SleepContext
 	}
 	c.userAgent = fmt.Sprintf("vault-plugin-secrets-alicloud/%s (%s; %s) Go/%s", Version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 	if o.UserAgent != "" {
@@ -327,7 +327,9 @@ func (c *Client) backoff(attempt int) time.Duration {
 	return time.Duration(n.Int64())
 }
 
-func sleepContext(ctx context.Context, d time.Duration) error {
+// SleepContext waits for d, or returns ctx.Err() as soon as ctx ends. It is
+// the default Options.Sleep.
+func SleepContext(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

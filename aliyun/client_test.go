@@ -314,7 +314,7 @@ func TestAnonymousOIDCCall(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), jwt) {
 		t.Fatalf("error leaks the OIDC token: %v", err)
 	}
-	if _, err := (&Client{endpoints: c.endpoints, clock: time.Now, sleep: sleepContext, http: c.http}).GetCallerIdentity(context.Background()); err == nil || !strings.Contains(err.Error(), "no credentials") {
+	if _, err := (&Client{endpoints: c.endpoints, clock: time.Now, sleep: SleepContext, http: c.http}).GetCallerIdentity(context.Background()); err == nil || !strings.Contains(err.Error(), "no credentials") {
 		t.Fatalf("signed call without credentials: %v", err)
 	}
 }
