@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/sdk/helper/template"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
@@ -151,5 +152,60 @@ func TestBackend_FactoryAndSleep(t *testing.T) {
 	}
 	if err := aliyun.SleepContext(context.Background(), time.Millisecond); err != nil {
 		t.Errorf("short sleep = %v", err)
+	}
+}
+
+// The default templates are rendered in plain Go; they must give exactly
+// what text/template gives for the same data.
+func TestNames_BuiltinMatchesTemplate(t *testing.T) {
+	parts := []string{"token", "token-alice", "", "ldap-Bob Smith/ops", "-x-", "a", strings.Repeat("d", 17),
+		strings.Repeat("r", 21), strings.Repeat("long.name_", 9), "oidc-alice@example.com", "日本"}
+	for _, tmpl := range []string{defaultSessionNameTemplate, defaultUsernameTemplate} {
+		parsed, err := template.NewTemplate(template.Template(tmpl))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, display := range parts {
+			for _, role := range parts {
+				data := newNameTemplateData(display, role)
+				var got, want string
+				// unix_time reads the clock: retry when a second boundary fell
+				// between the two renderings.
+				for attempt := 0; attempt < 3; attempt++ {
+					if got, err = builtinNames[tmpl](data); err != nil {
+						t.Fatal(err)
+					}
+					if want, err = parsed.Generate(data); err != nil {
+						t.Fatal(err)
+					}
+					if tmpl == defaultUsernameTemplate {
+						// The random suffix differs; it must have the template's form.
+						if !regexp.MustCompile(`-[A-Za-z0-9]{8}$`).MatchString(got) {
+							t.Fatalf("builtin user name %q has no random suffix", got)
+						}
+						got, want = got[:len(got)-8], want[:len(want)-8]
+					}
+					if got == want {
+						break
+					}
+				}
+				if got != want {
+					t.Errorf("display %q role %q: builtin %q, template %q", display, role, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestNames_SafeNamePartFastPath(t *testing.T) {
+	inputs := []string{"", "-", "a", "a-", "-a", "a-b", "a b", "a..b", "A_Z.0-9", "x@y", "日本", "ok_name.1", "--x--"}
+	for _, s := range inputs {
+		slow := strings.Trim(unsafeNameChars.ReplaceAllString(s, "-"), "-")
+		if slow == "" {
+			slow = "none"
+		}
+		if got := safeNamePart(s); got != slow {
+			t.Errorf("safeNamePart(%q) = %q, want %q", s, got, slow)
+		}
 	}
 }
