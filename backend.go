@@ -190,9 +190,13 @@ func newBackend(env backendEnv) *backend {
 }
 
 // Setup keeps the mount's backend UUID, then sets up the framework backend.
+// The system view is wrapped so that the replication state Vault is asked
+// for before every request is cached (sysview.go).
 func (b *backend) Setup(ctx context.Context, conf *logical.BackendConfig) error {
 	b.backendUUID = conf.BackendUUID
-	return b.Backend.Setup(ctx, conf)
+	c := *conf
+	c.System = withReplicationStateCache(conf.System)
+	return b.Backend.Setup(ctx, &c)
 }
 
 // now returns the backend's current time.
