@@ -162,8 +162,8 @@ type walRAMUser struct {
 }
 
 // issueRAMUser creates a RAM user for role name: WAL entry, CreateUser,
-// attach the role's policies, join its groups, CreateAccessKey, remove the
-// WAL entry. A failure midway removes what was created before returning;
+// then at once attach the role's policies, join its groups and
+// CreateAccessKey, then remove the WAL entry. A failure midway removes what was created before returning;
 // if the process dies instead, the WAL rollback removes it.
 func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name string) (*logical.Response, error) {
 	c, err := b.getClient(ctx, req.Storage)
@@ -250,32 +250,44 @@ func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name s
 	for _, p := range role.InlinePolicyNames {
 		managed = append(managed, &remotePolicy{Name: p, Type: aliyun.PolicyTypeCustom})
 	}
+	// Once the user exists, its policies, groups and AccessKey are
+	// independent of each other: ask for them at once. A failure of any
+	// removes the user with whatever the others created.
+	var (
+		whats       []string
+		managedStep []bool
+		calls       []func() error
+		key         *aliyun.AccessKey
+	)
 	for _, p := range append(append([]*remotePolicy{}, managed...), role.RemotePolicies...) {
-		if err := c.api.AttachPolicyToUser(ctx, p.Type, p.Name, userName); err != nil {
-			what := fmt.Sprintf("attaching policy %s (%s) to RAM user %s", p.Name, p.Type, userName)
-			if aliyun.IsNotFound(err) && p.Type == aliyun.PolicyTypeCustom && contains(role.InlinePolicyNames, p.Name) {
-				what += fmt.Sprintf(" (the role's custom policy is missing in RAM: write role/%s again to re-create it)", name)
-			}
-			return fail(what, err)
-		}
-		if b.crashed("ram_user:attach_policy") {
-			return nil, errSimulatedCrash
-		}
+		whats = append(whats, fmt.Sprintf("attaching policy %s (%s) to RAM user %s", p.Name, p.Type, userName))
+		managedStep = append(managedStep, p.Type == aliyun.PolicyTypeCustom && contains(role.InlinePolicyNames, p.Name))
+		calls = append(calls, func() error { return c.api.AttachPolicyToUser(ctx, p.Type, p.Name, userName) })
 	}
 	for _, g := range role.RAMGroups {
-		if err := c.api.AddUserToGroup(ctx, userName, g); err != nil {
-			return fail(fmt.Sprintf("adding RAM user %s to group %s", userName, g), err)
-		}
-		if b.crashed("ram_user:add_group") {
+		whats = append(whats, fmt.Sprintf("adding RAM user %s to group %s", userName, g))
+		calls = append(calls, func() error { return c.api.AddUserToGroup(ctx, userName, g) })
+	}
+	whats = append(whats, "creating an AccessKey for RAM user "+userName)
+	calls = append(calls, func() (err error) {
+		key, err = c.api.CreateAccessKey(ctx, userName)
+		return err
+	})
+	errs := fanOut(calls)
+	for _, step := range []string{"ram_user:attach_policy", "ram_user:add_group", "ram_user:create_access_key"} {
+		if b.crashed(step) {
 			return nil, errSimulatedCrash
 		}
 	}
-	key, err := c.api.CreateAccessKey(ctx, userName)
-	if err != nil {
-		return fail("creating an AccessKey for RAM user "+userName, err)
-	}
-	if b.crashed("ram_user:create_access_key") {
-		return nil, errSimulatedCrash
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		what := whats[i]
+		if i < len(managedStep) && managedStep[i] && aliyun.IsNotFound(err) {
+			what += fmt.Sprintf(" (the role's custom policy is missing in RAM: write role/%s again to re-create it)", name)
+		}
+		return fail(what, err)
 	}
 	if err := framework.DeleteWAL(ctx, req.Storage, walID); err != nil {
 		return fail("removing the WAL entry", err)
