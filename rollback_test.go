@@ -217,11 +217,17 @@ func TestRevoke_OutOfBandAdditions(t *testing.T) {
 		t.Fatalf("set-up: %+v", u)
 	}
 
+	e.emu.ResetCounters()
 	if err := e.revoke(&logical.Response{Secret: leaseRoundTrip(t, resp.Secret)}); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
 	if e.user(user) != nil {
 		t.Fatalf("user survived: %+v", e.user(user))
+	}
+	// The lease's record did not cover the additions: RAM refused the
+	// deletion and the revocation listed what the user has.
+	if c := e.emu.Counters(); c["ram:DeleteUser"] != 2 || c["ram:ListAccessKeys"] != 1 {
+		t.Errorf("calls = %v, want a refused DeleteUser, then the listing and a second DeleteUser", c)
 	}
 	// Policies are detached, never deleted, unless Vault created them for it.
 	if e.policy("hand-made") == nil || e.policy("vault-5f0c1a2b-dev-0") == nil {
@@ -258,5 +264,48 @@ func TestRevoke_Throttled(t *testing.T) {
 	}
 	if users := e.userNames(); len(users) != 0 {
 		t.Fatalf("users left: %v", users)
+	}
+}
+
+// TestRevoke_FromLeaseData: a user with only what its lease recorded is
+// removed without listing anything: the key, the policies and the groups,
+// then the user.
+func TestRevoke_FromLeaseData(t *testing.T) {
+	e := newTestEnv(t)
+	e.configure(nil)
+	e.ok(logical.CreateOperation, "role/dev", map[string]interface{}{
+		"inline_policies": "[" + ecsDescribeDoc + "]",
+		"remote_policies": []string{"name:AliyunOSSReadOnlyAccess,type:System"},
+		"ram_groups":      "developers",
+	})
+	resp := e.ok(logical.ReadOperation, "creds/dev", nil)
+	user := resp.Secret.InternalData["username"].(string)
+	e.ok(logical.DeleteOperation, "role/dev", nil)
+
+	e.emu.ResetCounters()
+	if err := e.revoke(&logical.Response{Secret: leaseRoundTrip(t, resp.Secret)}); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if e.user(user) != nil {
+		t.Fatalf("user survived: %+v", e.user(user))
+	}
+	want := map[string]int64{"ram:DeleteAccessKey": 1, "ram:DetachPolicyFromUser": 2, "ram:RemoveUserFromGroup": 1, "ram:DeleteUser": 1}
+	got := e.emu.Counters()
+	for action, n := range want {
+		if got[action] != n {
+			t.Errorf("%s called %d times, want %d (all calls: %v)", action, got[action], n, got)
+		}
+	}
+	for _, list := range []string{"ram:ListAccessKeys", "ram:ListPoliciesForUser", "ram:ListGroupsForUser"} {
+		if got[list] != 0 {
+			t.Errorf("%s called %d times, want none", list, got[list])
+		}
+	}
+	// The role is gone and so was its last holder: its custom policy goes too.
+	if e.policy("vault-5f0c1a2b-dev-0") != nil {
+		t.Errorf("the deleted role's custom policy survived its last holder: %v", e.policyNames())
+	}
+	if err := e.revoke(&logical.Response{Secret: leaseRoundTrip(t, resp.Secret)}); err != nil {
+		t.Errorf("revoking twice: %v", err)
 	}
 }

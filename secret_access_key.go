@@ -101,7 +101,8 @@ func (b *backend) secretRenew(ctx context.Context, req *logical.Request, _ *fram
 }
 
 // secretRevoke deletes the RAM user of a ram_user lease with everything on
-// it. A user already gone counts as revoked, so revoking twice is harmless.
+// it: first from what the lease recorded, else by listing what the user has.
+// A user already gone counts as revoked, so revoking twice is harmless.
 func (b *backend) secretRevoke(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
 	ld, err := decodeLeaseData(req.Secret.InternalData)
 	if err != nil {
@@ -128,7 +129,12 @@ func (b *backend) secretRevoke(ctx context.Context, req *logical.Request, _ *fra
 			perLease = append(perLease, p.Name)
 		}
 	}
-	if err := b.deleteRAMUser(ctx, req.Storage, c, ld.UserName, perLease); err != nil {
+	if gone, detached := b.removeLeasedUser(ctx, c, ld); gone {
+		err = b.finishUserRemoval(ctx, req.Storage, c, ld.UserName, perLease, detached, nil)
+	} else {
+		err = b.deleteRAMUser(ctx, req.Storage, c, ld.UserName, perLease)
+	}
+	if err != nil {
 		return nil, err
 	}
 	b.Logger().Debug("revoked a RAM user", "role", ld.RoleName, "user", ld.UserName)
