@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"bytes"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -221,7 +221,7 @@ func readParams(r *http.Request) (url.Values, *APIError) {
 // Action.
 func (e *Emulator) serveRPC(w http.ResponseWriter, r *http.Request) {
 	q := &rpcRequest{http: r, id: e.requestID(), now: e.now()}
-	w.Header().Set("x-acs-request-id", q.id)
+	w.Header().Set("X-Acs-Request-Id", q.id) // canonical already: no copy of the key
 	host := r.Host
 	format := "JSON"
 	respond := func(body map[string]any, aerr *APIError) {
@@ -324,21 +324,32 @@ func writeError(w http.ResponseWriter, format, host, requestID string, prod *pro
 // writeBody serializes body as JSON or XML. XML repeats the element of a list
 // under its envelope (<Users><User>..</User><User>..</User></Users>).
 func writeBody(w http.ResponseWriter, format, root string, status int, body map[string]any) {
-	var buf bytes.Buffer
+	bp := bodyBufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
 	if format == "XML" {
 		w.Header().Set("Content-Type", "text/xml;charset=utf-8")
-		buf.WriteString(xml.Header)
-		writeXMLValue(&buf, root, body)
+		xb := bytes.NewBuffer(buf)
+		xb.WriteString(xml.Header)
+		writeXMLValue(xb, root, body)
+		buf = xb.Bytes()
 	} else {
 		w.Header().Set("Content-Type", "application/json;charset=utf-8")
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(body) // maps of strings, numbers and bools always encode
+		buf, _ = appendJSONBody(buf, body) // an unencodable body is sent empty, as json.Encoder left it
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(buf)
+	if cap(buf) <= maxPooledBodyBuf {
+		*bp = buf[:0]
+		bodyBufPool.Put(bp)
+	}
 }
+
+// maxPooledBodyBuf keeps the buffer of a rare large listing out of the pool.
+const maxPooledBodyBuf = 64 << 10
+
+// bodyBufPool recycles response buffers: ResponseWriter.Write copies the body.
+var bodyBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 func writeXMLValue(buf *bytes.Buffer, name string, v any) {
 	switch t := v.(type) {
