@@ -172,7 +172,7 @@ func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name s
 	}
 	lock := b.roleLock(name)
 	lock.RLock()
-	role, err := readRole(ctx, req.Storage, name)
+	role, err := b.cachedRole(ctx, req.Storage, name)
 	if err == nil && role != nil && role.needsPolicyMigration() {
 		// A role from HashiCorp's plugin: create its managed policies once.
 		lock.RUnlock()
@@ -180,7 +180,7 @@ func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name s
 			return nil, err
 		}
 		lock.RLock()
-		role, err = readRole(ctx, req.Storage, name)
+		role, err = b.cachedRole(ctx, req.Storage, name)
 	}
 	defer lock.RUnlock()
 	if err != nil {

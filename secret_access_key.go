@@ -80,7 +80,7 @@ func (b *backend) secretRenew(ctx context.Context, req *logical.Request, _ *fram
 		if ld.RoleName == "" {
 			return nil, fmt.Errorf("lease data has no role_name")
 		}
-		role, err := readRole(ctx, req.Storage, ld.RoleName)
+		role, err := b.cachedRole(ctx, req.Storage, ld.RoleName)
 		if err != nil {
 			return nil, err
 		}
