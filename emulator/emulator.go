@@ -313,32 +313,53 @@ const (
 )
 
 func (e *Emulator) randString(n int, alphabet string) string {
-	b := make([]byte, n)
+	var buf [64]byte
+	return string(e.appendRandString(buf[:0], n, alphabet))
+}
+
+// appendRandString appends n characters drawn from alphabet to dst; ids built
+// from a prefix and random characters then cost a single allocation.
+func (e *Emulator) appendRandString(dst []byte, n int, alphabet string) []byte {
 	e.idMu.Lock()
-	for i := range b {
-		b[i] = alphabet[e.rnd.Uint64()%uint64(len(alphabet))]
+	for range n {
+		dst = append(dst, alphabet[e.rnd.Uint64()%uint64(len(alphabet))])
 	}
 	e.idMu.Unlock()
-	return string(b)
+	return dst
 }
 
 func (e *Emulator) randBytes(n int) []byte {
-	b := make([]byte, n)
+	return e.appendRandBytes(make([]byte, 0, n), n)
+}
+
+// appendRandBytes appends n random bytes to dst.
+func (e *Emulator) appendRandBytes(dst []byte, n int) []byte {
 	e.idMu.Lock()
 	for i := 0; i < n; i += 8 {
 		v := e.rnd.Uint64()
 		for j := 0; j < 8 && i+j < n; j++ {
-			b[i+j] = byte(v >> (8 * j))
+			dst = append(dst, byte(v>>(8*j)))
 		}
 	}
 	e.idMu.Unlock()
-	return b
+	return dst
 }
 
 // requestID returns an uppercase UUID-shaped id, like the service's RequestId.
 func (e *Emulator) requestID() string {
-	s := e.randString(32, upperHex)
-	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+	var raw [32]byte
+	hex := e.appendRandString(raw[:0], 32, upperHex)
+	var id [36]byte
+	copy(id[0:8], hex[0:8])
+	id[8] = '-'
+	copy(id[9:13], hex[8:12])
+	id[13] = '-'
+	copy(id[14:18], hex[12:16])
+	id[18] = '-'
+	copy(id[19:23], hex[16:20])
+	id[23] = '-'
+	copy(id[24:36], hex[20:32])
+	return string(id[:])
 }
 
 // numericID returns an id made of digits that does not start with 0, the shape

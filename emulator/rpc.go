@@ -63,7 +63,8 @@ var (
 type apiDef struct {
 	prod      *product
 	action    string
-	anonymous bool // AssumeRoleWithOIDC/SAML: no AccessKey, no signature
+	anonymous bool   // AssumeRoleWithOIDC/SAML: no AccessKey, no signature
+	counter   string // "<product code>:<Action>", the counter and log name
 	handler   func(e *Emulator, q *rpcRequest) (map[string]any, *APIError)
 }
 
@@ -71,7 +72,7 @@ type apiDef struct {
 var apiTable = map[string]*apiDef{}
 
 func register(p *product, action string, anonymous bool, h func(*Emulator, *rpcRequest) (map[string]any, *APIError)) {
-	apiTable[p.version+"/"+action] = &apiDef{prod: p, action: action, anonymous: anonymous, handler: h}
+	apiTable[p.version+"/"+action] = &apiDef{prod: p, action: action, anonymous: anonymous, handler: h, counter: p.code + ":" + action}
 }
 
 func init() {
@@ -236,7 +237,7 @@ func (e *Emulator) serveRPC(w http.ResponseWriter, r *http.Request) {
 		}
 		name := "Unknown"
 		if q.api != nil {
-			name = q.api.prod.code + ":" + q.api.action
+			name = q.api.counter
 		}
 		caller := "-"
 		if q.caller != nil {
@@ -280,7 +281,7 @@ func (e *Emulator) serveRPC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q.api = api
-	counterName := prod.code + ":" + action
+	counterName := api.counter
 	e.count(counterName)
 	if e.applyFaultsFormat(w, r, counterName, format, host, q.id) {
 		e.log("rpc %s %s fault injected request_id=%s", r.Method, counterName, q.id)

@@ -233,7 +233,8 @@ func (e *Emulator) issueSessionLocked(r *role, sr sessionRequest, sourceIdentity
 		lifetime = e.maxSession
 	}
 	exp := now.Add(lifetime).Truncate(time.Second)
-	keyID := "STS." + e.randString(25, alnum)
+	var idBuf [32]byte
+	keyID := string(e.appendRandString(append(idBuf[:0], "STS."...), 25, alnum))
 	s := &session{
 		AccessKeyID: keyID, Secret: e.randString(44, alnum), SecurityToken: e.sealToken(keyID, exp),
 		Expiration: exp, IssuedAt: now, RoleName: r.Name, RoleID: r.ID, SessionName: sr.sessionName,
