@@ -127,8 +127,7 @@ func (e *Emulator) authenticate(q *rpcRequest) *APIError {
 		}
 	}
 
-	stringToSign := aliyun.StringToSign(q.http.Method, q.params)
-	want := aliyun.Sign(secret, stringToSign)
+	want := aliyun.SignParams(q.http.Method, q.params, secret)
 	if !hmac.Equal([]byte(want), []byte(q.param("Signature"))) {
 		return apiErr(http.StatusBadRequest, "SignatureDoesNotMatch",
 			"Specified signature is not matched with our calculation. server string to sign is:%s", redactedStringToSign(q.http.Method, q.params))
@@ -193,17 +192,48 @@ const (
 	tokenMACLen  = 16
 )
 
+// maxTokenPayload bounds the payload openToken accepts (a token is at most
+// 512 characters); sealed payloads are far shorter.
+const maxTokenPayload = 512 / 4 * 3
+
 func (e *Emulator) sealToken(keyID string, exp time.Time) string {
-	payload := make([]byte, 0, 1+8+1+len(keyID)+12+tokenMACLen)
-	payload = append(payload, tokenVersion)
+	var pb [maxTokenPayload + tokenMACLen]byte
+	payload := append(pb[:0], tokenVersion)
 	payload = binary.BigEndian.AppendUint64(payload, uint64(exp.Unix()))
 	payload = append(payload, byte(len(keyID)))
 	payload = append(payload, keyID...)
-	payload = append(payload, e.randBytes(12)...)
-	mac := hmac.New(sha256.New, e.st.TokenKey)
-	mac.Write(payload)
-	payload = mac.Sum(payload)[:len(payload)+tokenMACLen]
-	return tokenPrefix + base64.StdEncoding.EncodeToString(payload)
+	payload = e.appendRandBytes(payload, 12)
+	mac := tokenMAC(e.st.TokenKey, payload)
+	payload = append(payload, mac[:]...)
+	var out [len(tokenPrefix) + (maxTokenPayload+tokenMACLen+2)/3*4]byte
+	return string(base64.StdEncoding.AppendEncode(append(out[:0], tokenPrefix...), payload))
+}
+
+// tokenMAC returns HMAC-SHA256(key, payload) truncated to tokenMACLen. It
+// hashes with sha256.Sum256 on stack buffers: crypto/hmac allocates two
+// digests and both pads for every call, and tokens are sealed on every
+// AssumeRole and opened on every call signed with STS credentials.
+func tokenMAC(key, payload []byte) [tokenMACLen]byte {
+	var k [sha256.BlockSize]byte
+	if len(key) > sha256.BlockSize {
+		sum := sha256.Sum256(key)
+		copy(k[:], sum[:])
+	} else {
+		copy(k[:], key)
+	}
+	var innerBuf [sha256.BlockSize + maxTokenPayload]byte
+	inner := innerBuf[:sha256.BlockSize]
+	for i, c := range k {
+		inner[i] = c ^ 0x36
+	}
+	innerSum := sha256.Sum256(append(inner, payload...))
+	var outer [sha256.BlockSize + sha256.Size]byte
+	for i, c := range k {
+		outer[i] = c ^ 0x5c
+	}
+	copy(outer[sha256.BlockSize:], innerSum[:])
+	sum := sha256.Sum256(outer[:])
+	return [tokenMACLen]byte(sum[:tokenMACLen])
 }
 
 // openToken verifies a token's MAC and returns the AccessKeyId it was issued
@@ -212,7 +242,8 @@ func (e *Emulator) openToken(token string) (keyID string, exp time.Time, ok bool
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 512 {
 		return "", time.Time{}, false
 	}
-	raw, err := base64.StdEncoding.DecodeString(token[len(tokenPrefix):])
+	var rb [maxTokenPayload]byte
+	raw, err := base64.StdEncoding.AppendDecode(rb[:0], []byte(token[len(tokenPrefix):]))
 	if err != nil || len(raw) < 1+8+1+12+tokenMACLen || raw[0] != tokenVersion {
 		return "", time.Time{}, false
 	}
@@ -224,9 +255,8 @@ func (e *Emulator) openToken(token string) (keyID string, exp time.Time, ok bool
 	e.mu.RLock()
 	key := e.st.TokenKey
 	e.mu.RUnlock()
-	mac := hmac.New(sha256.New, key)
-	mac.Write(payload)
-	if !hmac.Equal(mac.Sum(nil)[:tokenMACLen], sum) {
+	mac := tokenMAC(key, payload)
+	if !hmac.Equal(mac[:], sum) {
 		return "", time.Time{}, false
 	}
 	return string(raw[10 : 10+n]), time.Unix(int64(binary.BigEndian.Uint64(raw[1:9])), 0).UTC(), true
