@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"sort"
@@ -167,55 +165,6 @@ func (q *rpcRequest) require(names ...string) *APIError {
 
 func errMissing(name string) *APIError {
 	return apiErr(http.StatusBadRequest, "Missing"+name, "%s is mandatory for this action.", name)
-}
-
-// maxBodyBytes bounds a form body: the largest documented parameter is a
-// 100,000-character SAML assertion.
-const maxBodyBytes = 1 << 20
-
-// readParams merges the query string with an application/x-www-form-urlencoded
-// body; a body value replaces a query value of the same name, as the service does.
-func readParams(r *http.Request) (url.Values, *APIError) {
-	params, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, apiErr(http.StatusBadRequest, "InvalidParameter", "The query string is not well formed.")
-	}
-	if r.Body == nil || r.Method != http.MethodPost {
-		return params, nil
-	}
-	ct := r.Header.Get("Content-Type")
-	mt := ""
-	if ct != "" {
-		mt, _, _ = mime.ParseMediaType(ct)
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-	if err != nil {
-		return nil, apiErr(http.StatusBadRequest, "InvalidParameter", "The request body could not be read.")
-	}
-	if len(body) > maxBodyBytes {
-		return nil, apiErr(http.StatusRequestEntityTooLarge, "InvalidParameter", "The request body is too large.")
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return params, nil
-	}
-	switch mt {
-	case "application/x-www-form-urlencoded", "":
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, apiErr(http.StatusBadRequest, "InvalidParameter", "The form body is not well formed.")
-		}
-		for k, v := range form {
-			params[k] = v
-		}
-		return params, nil
-	case "application/json":
-		// RPC parameters never travel as JSON; the body is ignored like the
-		// gateway ignores unknown content.
-		return params, nil
-	default:
-		return nil, apiErr(http.StatusBadRequest, "InvalidParameter.ContentType",
-			`The ContentType request header must be either "application/json" or "application/x-www-form-urlencoded".`)
-	}
 }
 
 // serveRPC handles every non-reserved path: an RPC call routed by Version and
