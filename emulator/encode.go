@@ -86,6 +86,12 @@ func appendJSONValue(dst []byte, v any) ([]byte, bool) {
 			}
 		}
 		return append(dst, ']'), true
+	case *assumedRoleUser:
+		f := t.fields()
+		return appendJSONObject(dst, f[:]), true
+	case *stsCredentials:
+		f := t.fields()
+		return appendJSONObject(dst, f[:]), true
 	case []string:
 		if t == nil {
 			return append(dst, "null"...), true
@@ -100,6 +106,24 @@ func appendJSONValue(dst []byte, v any) ([]byte, bool) {
 		return append(dst, ']'), true
 	}
 	return appendJSONFallback(dst, v)
+}
+
+// strField is one string field of a fixed-shape response object.
+type strField struct{ name, value string }
+
+// appendJSONObject appends the object of fields, which are sorted by name,
+// as encoding/json encodes the map of them.
+func appendJSONObject(dst []byte, fields []strField) []byte {
+	dst = append(dst, '{')
+	for i, f := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, f.name)
+		dst = append(dst, ':')
+		dst = appendJSONString(dst, f.value)
+	}
+	return append(dst, '}')
 }
 
 // appendJSONString quotes s as is when every byte is printable ASCII other

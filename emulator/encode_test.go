@@ -3,7 +3,10 @@ package emulator
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
+	"fmt"
 	"math/rand/v2"
+	"sort"
 	"testing"
 	"time"
 )
@@ -18,9 +21,92 @@ func refJSONBody(body map[string]any) []byte {
 	return buf.Bytes()
 }
 
+// refXMLValue is writeXMLValue as it was written first: the reference for
+// the XML encoder.
+func refXMLValue(buf *bytes.Buffer, name string, v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		buf.WriteString("<" + name + ">")
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			refXMLValue(buf, k, t[k])
+		}
+		buf.WriteString("</" + name + ">")
+	case []map[string]any:
+		for _, item := range t {
+			refXMLValue(buf, name, item)
+		}
+	case []any:
+		for _, item := range t {
+			refXMLValue(buf, name, item)
+		}
+	case []string:
+		for _, item := range t {
+			refXMLValue(buf, name, item)
+		}
+	default:
+		buf.WriteString("<" + name + ">")
+		_ = xml.EscapeText(buf, []byte(fmt.Sprint(t)))
+		buf.WriteString("</" + name + ">")
+	}
+}
+
+// asMaps replaces the fixed-shape response objects in v by the maps of
+// their fields, which is what the reference encoders were given before.
+func asMaps(v any) any {
+	switch t := v.(type) {
+	case *assumedRoleUser:
+		return map[string]any{"Arn": t.Arn, "AssumedRoleId": t.AssumedRoleID}
+	case *stsCredentials:
+		return map[string]any{"AccessKeyId": t.AccessKeyID, "AccessKeySecret": t.AccessKeySecret,
+			"Expiration": t.Expiration, "SecurityToken": t.SecurityToken}
+	case map[string]any:
+		if t == nil {
+			return t
+		}
+		m := make(map[string]any, len(t))
+		for k, v := range t {
+			m[k] = asMaps(v)
+		}
+		return m
+	case []map[string]any:
+		if t == nil {
+			return t
+		}
+		l := make([]map[string]any, len(t))
+		for i, v := range t {
+			l[i] = asMaps(v).(map[string]any)
+		}
+		return l
+	case []any:
+		if t == nil {
+			return t
+		}
+		l := make([]any, len(t))
+		for i, v := range t {
+			l[i] = asMaps(v)
+		}
+		return l
+	}
+	return v
+}
+
 func checkJSONBody(t *testing.T, body map[string]any) {
 	t.Helper()
-	want := refJSONBody(body)
+	var xmlWant, xmlGot bytes.Buffer
+	refXMLValue(&xmlWant, "Root", asMaps(body))
+	writeXMLValue(&xmlGot, "Root", body)
+	if xmlGot.String() != xmlWant.String() {
+		t.Fatalf("writeXMLValue:\n got %s\nwant %s", xmlGot.Bytes(), xmlWant.Bytes())
+	}
+	want := refJSONBody(asMaps(body).(map[string]any))
+	if direct := refJSONBody(body); !bytes.Equal(direct, want) {
+		t.Fatalf("encoding/json on the typed objects:\n got %q\nwant %q", direct, want)
+	}
 	got, ok := appendJSONBody([]byte("prefix"), body)
 	if ok != (len(want) > 0) {
 		t.Fatalf("appendJSONBody ok = %v, encoding/json wrote %q", ok, want)
@@ -39,7 +125,7 @@ var jsonTestStrings = []string{
 }
 
 func randJSONValue(r *rand.Rand, depth int) any {
-	n := 12
+	n := 14
 	if depth > 3 {
 		n = 7 // leaves only
 	}
@@ -87,8 +173,13 @@ func randJSONValue(r *rand.Rand, depth int) any {
 			l[i] = jsonTestStrings[r.IntN(len(jsonTestStrings))]
 		}
 		return l
-	default:
+	case 11:
 		return map[string]string{"b": jsonTestStrings[r.IntN(len(jsonTestStrings))], "a<": "x"}
+	case 12:
+		return &assumedRoleUser{Arn: jsonTestStrings[r.IntN(len(jsonTestStrings))], AssumedRoleID: "1:s"}
+	default:
+		return &stsCredentials{AccessKeyID: "STS.x", AccessKeySecret: jsonTestStrings[r.IntN(len(jsonTestStrings))],
+			Expiration: "2030-01-01T00:00:00Z", SecurityToken: jsonTestStrings[r.IntN(len(jsonTestStrings))]}
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -304,16 +304,23 @@ var bodyBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return
 func writeXMLValue(buf *bytes.Buffer, name string, v any) {
 	switch t := v.(type) {
 	case map[string]any:
-		buf.WriteString("<" + name + ">")
-		keys := make([]string, 0, len(t))
+		writeXMLTag(buf, "<", name)
+		var scratch [16]string
+		keys := scratch[:0]
 		for k := range t {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		slices.Sort(keys)
 		for _, k := range keys {
 			writeXMLValue(buf, k, t[k])
 		}
-		buf.WriteString("</" + name + ">")
+		writeXMLTag(buf, "</", name)
+	case *assumedRoleUser:
+		f := t.fields()
+		writeXMLObject(buf, name, f[:])
+	case *stsCredentials:
+		f := t.fields()
+		writeXMLObject(buf, name, f[:])
 	case []map[string]any:
 		for _, item := range t {
 			writeXMLValue(buf, name, item)
@@ -326,11 +333,34 @@ func writeXMLValue(buf *bytes.Buffer, name string, v any) {
 		for _, item := range t {
 			writeXMLValue(buf, name, item)
 		}
+	case string:
+		writeXMLText(buf, name, t) // fmt.Sprint of a string is the string
 	default:
-		buf.WriteString("<" + name + ">")
-		_ = xml.EscapeText(buf, []byte(fmt.Sprint(t)))
-		buf.WriteString("</" + name + ">")
+		writeXMLText(buf, name, fmt.Sprint(t))
 	}
+}
+
+// writeXMLObject writes fields, sorted by name, as writeXMLValue writes the
+// map of them.
+func writeXMLObject(buf *bytes.Buffer, name string, fields []strField) {
+	writeXMLTag(buf, "<", name)
+	for _, f := range fields {
+		writeXMLText(buf, f.name, f.value)
+	}
+	writeXMLTag(buf, "</", name)
+}
+
+func writeXMLText(buf *bytes.Buffer, name, text string) {
+	writeXMLTag(buf, "<", name)
+	_ = xml.EscapeText(buf, []byte(text))
+	writeXMLTag(buf, "</", name)
+}
+
+// writeXMLTag writes open + name + ">", "<name>" or "</name>".
+func writeXMLTag(buf *bytes.Buffer, open, name string) {
+	buf.WriteString(open)
+	buf.WriteString(name)
+	buf.WriteByte('>')
 }
 
 // timeFormat is the service's date format: UTC, seconds, literal Z.

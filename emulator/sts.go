@@ -276,19 +276,54 @@ func (h *expiryHeap) Pop() any {
 	return x
 }
 
+// sessionObjects are the two fixed-shape objects of an STS session response,
+// allocated together. appendJSONValue and writeXMLValue encode each exactly
+// like a map[string]any of its fields; the JSON tags, in key order, make
+// encoding/json agree too.
+type sessionObjects struct {
+	user  assumedRoleUser
+	creds stsCredentials
+}
+
+// assumedRoleUser is the AssumedRoleUser object of an STS response.
+type assumedRoleUser struct {
+	Arn           string `json:"Arn"`
+	AssumedRoleID string `json:"AssumedRoleId"`
+}
+
+func (a *assumedRoleUser) fields() [2]strField {
+	return [2]strField{{"Arn", a.Arn}, {"AssumedRoleId", a.AssumedRoleID}}
+}
+
+// stsCredentials is the Credentials object of an STS response.
+type stsCredentials struct {
+	AccessKeyID     string `json:"AccessKeyId"`
+	AccessKeySecret string `json:"AccessKeySecret"`
+	Expiration      string `json:"Expiration"`
+	SecurityToken   string `json:"SecurityToken"`
+}
+
+func (c *stsCredentials) fields() [4]strField {
+	return [4]strField{
+		{"AccessKeyId", c.AccessKeyID}, {"AccessKeySecret", c.AccessKeySecret},
+		{"Expiration", c.Expiration}, {"SecurityToken", c.SecurityToken},
+	}
+}
+
 func (e *Emulator) sessionResponse(r *role, s *session) map[string]any {
-	return map[string]any{
-		"AssumedRoleUser": map[string]any{
-			"AssumedRoleId": r.ID + ":" + s.SessionName,
-			"Arn":           "acs:ram::" + e.st.AccountID + ":role/" + strings.ToLower(r.Name) + "/" + s.SessionName,
+	o := &sessionObjects{
+		user: assumedRoleUser{
+			AssumedRoleID: r.ID + ":" + s.SessionName,
+			Arn:           "acs:ram::" + e.st.AccountID + ":role/" + strings.ToLower(r.Name) + "/" + s.SessionName,
 		},
-		"Credentials": map[string]any{
-			"AccessKeyId":     s.AccessKeyID,
-			"AccessKeySecret": s.Secret,
-			"SecurityToken":   s.SecurityToken,
-			"Expiration":      fmtTime(s.Expiration),
+		creds: stsCredentials{
+			AccessKeyID:     s.AccessKeyID,
+			AccessKeySecret: s.Secret,
+			SecurityToken:   s.SecurityToken,
+			Expiration:      fmtTime(s.Expiration),
 		},
 	}
+	return map[string]any{"AssumedRoleUser": &o.user, "Credentials": &o.creds}
 }
 
 // issueServiceSession issues a real STS session for roleName as a cloud service
