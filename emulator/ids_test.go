@@ -1,8 +1,12 @@
 package emulator
 
 import (
+	"container/heap"
 	mrand "math/rand/v2"
+	"slices"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // refRandString is the original randString over a given stream: the
@@ -55,6 +59,30 @@ func TestRandomIDsMatchReference(t *testing.T) {
 			if got, want := string(e.appendRandString([]byte("STS."), 25, alnum)), "STS."+refRandString(ref, 25, alnum); got != want {
 				t.Fatalf("STS key id = %q, want %q", got, want)
 			}
+		}
+	}
+}
+
+// TestExpiryHeapMatchesContainerHeap checks that push and pop leave the heap
+// exactly as heap.Push and heap.Pop do, ties included, so sessions are pruned
+// in the same order.
+func TestExpiryHeapMatchesContainerHeap(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(9, 10))
+	var got, want expiryHeap
+	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 5000 {
+		if len(want) > 0 && r.IntN(3) == 0 {
+			g, w := got.pop(), heap.Pop(&want).(sessionExpiry)
+			if g != w {
+				t.Fatalf("step %d: pop = %v, heap.Pop = %v", i, g, w)
+			}
+		} else {
+			x := sessionExpiry{exp: base.Add(time.Duration(r.IntN(50)) * time.Second), keyID: strconv.Itoa(i)}
+			got.push(x)
+			heap.Push(&want, x)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("step %d: heap differs from container/heap's", i)
 		}
 	}
 }

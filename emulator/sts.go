@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"container/heap"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -242,7 +241,7 @@ func (e *Emulator) issueSessionLocked(r *role, sr sessionRequest, sourceIdentity
 	}
 	e.pruneSessionsLocked(now)
 	e.st.Sessions[keyID] = s
-	heap.Push(&e.expiries, sessionExpiry{exp: exp, keyID: keyID})
+	e.expiries.push(sessionExpiry{exp: exp, keyID: keyID})
 	return s
 }
 
@@ -250,7 +249,7 @@ func (e *Emulator) issueSessionLocked(r *role, sr sessionRequest, sourceIdentity
 // expired: the token carries its own expiry). It costs O(log n) per session.
 func (e *Emulator) pruneSessionsLocked(now time.Time) {
 	for len(e.expiries) > 0 && !now.Before(e.expiries[0].exp) {
-		top := heap.Pop(&e.expiries).(sessionExpiry)
+		top := e.expiries.pop()
 		if s := e.st.Sessions[top.keyID]; s != nil && !now.Before(s.Expiration) {
 			delete(e.st.Sessions, top.keyID)
 		}
@@ -274,6 +273,53 @@ func (h *expiryHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+// push and pop are heap.Push and heap.Pop, same algorithm and so the same
+// order, without boxing each entry in an interface and calling Less and Swap
+// through it on every issued session.
+func (h *expiryHeap) push(x sessionExpiry) {
+	*h = append(*h, x)
+	h.up(len(*h) - 1)
+}
+
+func (h *expiryHeap) pop() sessionExpiry {
+	n := len(*h) - 1
+	h.Swap(0, n)
+	h.down(0, n)
+	x := (*h)[n]
+	*h = (*h)[:n]
+	return x
+}
+
+func (h expiryHeap) up(j int) {
+	for {
+		i := (j - 1) / 2 // parent
+		if i == j || !h.Less(j, i) {
+			break
+		}
+		h.Swap(i, j)
+		j = i
+	}
+}
+
+func (h expiryHeap) down(i0, n int) {
+	i := i0
+	for {
+		j1 := 2*i + 1
+		if j1 >= n || j1 < 0 { // j1 < 0 after int overflow
+			break
+		}
+		j := j1 // left child
+		if j2 := j1 + 1; j2 < n && h.Less(j2, j1) {
+			j = j2 // = 2*i + 2  // right child
+		}
+		if !h.Less(j, i) {
+			break
+		}
+		h.Swap(i, j)
+		i = j
+	}
 }
 
 // sessionObjects are the two fixed-shape objects of an STS session response,
