@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -122,13 +123,50 @@ func readSessionRequest(q *rpcRequest) (sessionRequest, *APIError) {
 		if len(p) > maxSessionPolicyBytes {
 			return sr, apiErr(http.StatusBadRequest, "InvalidParameter.PolicySize", "The size of Policy must be smaller than 2048 bytes.")
 		}
-		parsed, err := ParsePolicy(p)
+		parsed, err := sessionPolicies.parse(p)
 		if err != nil {
 			return sr, apiErr(http.StatusBadRequest, "InvalidParameter.PolicyGrammar", "The parameter Policy has not passed grammar check: %s", err.Error())
 		}
 		sr.policyText, sr.policy = p, parsed
 	}
 	return sr, nil
+}
+
+// maxCachedSessionPolicies bounds the session policy cache: 256 documents of
+// at most 2048 bytes each.
+const maxCachedSessionPolicies = 256
+
+// policyCache remembers the parse of session policy documents. A client sends
+// the same few inline policies with every AssumeRole (one per Vault role), and
+// parsing one costs more than the rest of the request. A parsed Policy is
+// never modified after ParsePolicy returns, so sessions share it.
+type policyCache struct {
+	mu   sync.Mutex
+	docs map[string]*Policy
+}
+
+var sessionPolicies = &policyCache{docs: map[string]*Policy{}}
+
+// parse returns ParsePolicy(doc), from the cache when doc parsed before. A
+// document that fails to parse is not remembered.
+func (c *policyCache) parse(doc string) (*Policy, error) {
+	c.mu.Lock()
+	p := c.docs[doc]
+	c.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := ParsePolicy(doc)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.docs) >= maxCachedSessionPolicies {
+		clear(c.docs) // a client cycling through many documents just parses each
+	}
+	c.docs[doc] = p
+	c.mu.Unlock()
+	return p, nil
 }
 
 func (e *Emulator) errRoleMissing(sr sessionRequest) *APIError {
