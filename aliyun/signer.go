@@ -98,7 +98,17 @@ func signedPairs(params url.Values, scratch []signedPair) []signedPair {
 		}
 		pairs = append(pairs, p)
 	}
-	slices.SortFunc(pairs, func(a, b signedPair) int { return strings.Compare(a.k, b.k) })
+	if len(pairs) > maxStackPairs {
+		slices.SortFunc(pairs, func(a, b signedPair) int { return strings.Compare(a.k, b.k) })
+		return pairs
+	}
+	// Insertion sort with the comparison inlined: for the dozen parameters of
+	// a call it beats the generic sort's indirect calls to a comparison func.
+	for i := 1; i < len(pairs); i++ {
+		for j := i; j > 0 && pairs[j].k < pairs[j-1].k; j-- {
+			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+		}
+	}
 	return pairs
 }
 
