@@ -1,6 +1,7 @@
 package aliyun
 
 import (
+	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
 	"net/url"
@@ -186,12 +187,7 @@ func StringToSign(method string, params url.Values) string {
 
 // Sign returns Base64(HMAC-SHA1(secret + "&", stringToSign)).
 func Sign(secret, stringToSign string) string {
-	sb := getSignBuf()
-	ipad, opad := hmacPads(sb.b[:0], secret, "&")
-	sb.b = append(append(sb.b[:0], ipad[:]...), stringToSign...)
-	sum := hmacFinish(sb.b, &opad)
-	putSignBuf(sb)
-	return base64.StdEncoding.EncodeToString(sum[:])
+	return hmacSHA1Base64(secret+"&", []byte(stringToSign))
 }
 
 // SignParams computes the signature of a request with the given method and
@@ -201,49 +197,18 @@ func SignParams(method string, params url.Values, secret string) string {
 	var scratch [maxStackPairs]signedPair
 	pairs := signedPairs(params, scratch[:])
 	sb := getSignBuf()
-	ipad, opad := hmacPads(sb.b[:0], secret, "&")
-	sb.b = appendStringToSign(append(sb.b[:0], ipad[:]...), method, pairs)
-	sum := hmacFinish(sb.b, &opad)
+	sb.b = appendStringToSign(sb.b[:0], method, pairs)
+	sig := hmacSHA1Base64(secret+"&", sb.b)
 	putSignBuf(sb)
-	return base64.StdEncoding.EncodeToString(sum[:])
+	return sig
 }
 
-func hmacSHA1Base64(key, data string) string {
-	sb := getSignBuf()
-	ipad, opad := hmacPads(sb.b[:0], key, "")
-	sb.b = append(append(sb.b[:0], ipad[:]...), data...)
-	sum := hmacFinish(sb.b, &opad)
-	putSignBuf(sb)
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
-// HMAC-SHA1 (RFC 2104) over sha1.Sum, which keeps its state on the stack:
-// crypto/hmac allocates two digests and both pads for every key, and the key
-// changes with every caller. The caller lays out ipad || message in one
-// buffer; hmacFinish hashes it and then opad || inner digest.
-
-// hmacPads returns the inner and outer pads of the key key+keySuffix; scratch
-// is used to hash a key longer than a block.
-func hmacPads(scratch []byte, key, keySuffix string) (ipad, opad [sha1.BlockSize]byte) {
-	if len(key)+len(keySuffix) > sha1.BlockSize {
-		sum := sha1.Sum(append(append(scratch, key...), keySuffix...))
-		copy(ipad[:], sum[:])
-	} else {
-		copy(ipad[copy(ipad[:], key):], keySuffix)
-	}
-	for i := range ipad {
-		opad[i] = ipad[i] ^ 0x5c
-		ipad[i] ^= 0x36
-	}
-	return ipad, opad
-}
-
-// hmacFinish returns the HMAC of the message in inner, which starts with the
-// inner pad.
-func hmacFinish(inner []byte, opad *[sha1.BlockSize]byte) [sha1.Size]byte {
-	innerSum := sha1.Sum(inner)
-	var outer [sha1.BlockSize + sha1.Size]byte
-	copy(outer[:], opad[:])
-	copy(outer[sha1.BlockSize:], innerSum[:])
-	return sha1.Sum(outer[:])
+// hmacSHA1Base64 is the standard library's HMAC-SHA1: the signature is the
+// one place where the engine's secret is used, so it stays on crypto/hmac
+// rather than a hand-rolled construction, at the cost of a few allocations.
+func hmacSHA1Base64(key string, data []byte) string {
+	mac := hmac.New(sha1.New, []byte(key))
+	mac.Write(data)
+	var sum [sha1.Size]byte
+	return base64.StdEncoding.EncodeToString(mac.Sum(sum[:0]))
 }

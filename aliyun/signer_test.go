@@ -106,7 +106,7 @@ func TestHMACPrimitive(t *testing.T) {
 		{"source", "Jv4yi8SobFhg5t1C7nWLbhBSFZQ="},
 		{"中文", "CqCYIa39h9SSWuXnTz8F5hh9UPA="},
 	} {
-		if got := hmacSHA1Base64("secret", tc.in); got != tc.want {
+		if got := hmacSHA1Base64("secret", []byte(tc.in)); got != tc.want {
 			t.Errorf("hmac(%q) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
