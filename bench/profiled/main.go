@@ -13,10 +13,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/api"
-	"github.com/hashicorp/vault/sdk/plugin"
 
 	alicloud "github.com/alicloud-vault/vault-plugin-secrets-alicloud"
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/pluginserve"
 )
 
 func main() {
@@ -39,10 +39,7 @@ func main() {
 	if err := apiClientMeta.FlagSet().Parse(os.Args[1:]); err != nil {
 		fatal(err)
 	}
-	if err := plugin.ServeMultiplex(&plugin.ServeOpts{
-		BackendFactoryFunc: alicloud.Factory,
-		TLSProviderFunc:    api.VaultPluginTLSProvider(apiClientMeta.GetTLSConfig()),
-	}); err != nil {
+	if err := pluginserve.ServeMultiplex(alicloud.Factory, api.VaultPluginTLSProvider(apiClientMeta.GetTLSConfig())); err != nil {
 		fatal(err)
 	}
 }

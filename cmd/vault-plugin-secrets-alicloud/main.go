@@ -8,10 +8,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/api"
-	"github.com/hashicorp/vault/sdk/plugin"
 
 	alicloud "github.com/alicloud-vault/vault-plugin-secrets-alicloud"
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/pluginserve"
 )
 
 // version is stamped at build time with
@@ -31,12 +31,7 @@ func main() {
 	tlsConfig := apiClientMeta.GetTLSConfig()
 	tlsProviderFunc := api.VaultPluginTLSProvider(tlsConfig)
 
-	if err := plugin.ServeMultiplex(&plugin.ServeOpts{
-		BackendFactoryFunc: alicloud.Factory,
-		// TLSProviderFunc only matters for Vault versions that still start
-		// plugins without automatic mTLS.
-		TLSProviderFunc: tlsProviderFunc,
-	}); err != nil {
+	if err := pluginserve.ServeMultiplex(alicloud.Factory, tlsProviderFunc); err != nil {
 		fatal(err)
 	}
 }
