@@ -59,33 +59,9 @@ func appendJSONValue(dst []byte, v any) ([]byte, bool) {
 		}
 		return append(dst, '}'), true
 	case []map[string]any:
-		if t == nil {
-			return append(dst, "null"...), true
-		}
-		dst = append(dst, '[')
-		for i, item := range t {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, ok = appendJSONValue(dst, item); !ok {
-				return dst, false
-			}
-		}
-		return append(dst, ']'), true
+		return appendJSONArray(dst, t)
 	case []any:
-		if t == nil {
-			return append(dst, "null"...), true
-		}
-		dst = append(dst, '[')
-		for i, item := range t {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, ok = appendJSONValue(dst, item); !ok {
-				return dst, false
-			}
-		}
-		return append(dst, ']'), true
+		return appendJSONArray(dst, t)
 	case *assumedRoleUser:
 		f := t.fields()
 		return appendJSONObject(dst, f[:]), true
@@ -106,6 +82,24 @@ func appendJSONValue(dst []byte, v any) ([]byte, bool) {
 		return append(dst, ']'), true
 	}
 	return appendJSONFallback(dst, v)
+}
+
+// appendJSONArray appends items as a JSON array (null when nil), each item
+// as appendJSONValue encodes it; ok is false when one cannot be encoded here.
+func appendJSONArray[T any](dst []byte, items []T) (_ []byte, ok bool) {
+	if items == nil {
+		return append(dst, "null"...), true
+	}
+	dst = append(dst, '[')
+	for i, item := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if dst, ok = appendJSONValue(dst, item); !ok {
+			return dst, false
+		}
+	}
+	return append(dst, ']'), true
 }
 
 // strField is one string field of a fixed-shape response object.
