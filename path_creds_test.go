@@ -378,3 +378,38 @@ func TestCreds_RoleCache(t *testing.T) {
 	e.ok(logical.DeleteOperation, "role/reader", nil)
 	e.badRequest(logical.ReadOperation, "creds/reader", nil, `role "reader" does not exist`)
 }
+
+// TestCreds_RAMUserMissingPolicy: the role's custom policy was deleted in
+// RAM behind Vault's back. The issue fails with a 400 that says how to
+// repair the role, and leaves no user behind.
+func TestCreds_RAMUserMissingPolicy(t *testing.T) {
+	e := newTestEnv(t)
+	e.configure(nil)
+	e.ok(logical.CreateOperation, "role/dev", map[string]interface{}{"inline_policies": "[" + ecsDescribeDoc + "]", "ram_groups": "developers"})
+	c, err := e.b.getClient(e.ctx, e.s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.api.DeletePolicy(e.ctx, "vault-5f0c1a2b-dev-0", true); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.do(logical.ReadOperation, "creds/dev", nil)
+	if err == nil || !strings.Contains(err.Error(), "the role's custom policy is missing in RAM: write role/dev again to re-create it") {
+		t.Fatalf("issue with the policy gone: %v, want the repair hint", err)
+	}
+	code, _ := logical.RespondErrorCommon(&logical.Request{}, nil, err)
+	logical.AdjustErrorStatusCode(&code, err)
+	if code != 400 {
+		t.Errorf("issue with the policy gone: status %d, want 400", code)
+	}
+	if users := e.userNames(); len(users) != 0 {
+		t.Fatalf("users left after the failed issue: %v", users)
+	}
+	if kinds := e.walEntries(); len(kinds) != 0 {
+		t.Fatalf("WAL entries left: %v", kinds)
+	}
+	// Writing the role again re-creates the policy, and the issue works.
+	e.ok(logical.UpdateOperation, "role/dev", map[string]interface{}{"inline_policies": "[" + ecsDescribeDoc + "]"})
+	resp := e.ok(logical.ReadOperation, "creds/dev", nil)
+	e.addSecret(resp.Data["secret_key"].(string))
+}

@@ -85,9 +85,8 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 	}()
 
 	var oldNames []string
-	var oldDocs []*inlinePolicy
 	if old != nil {
-		oldNames, oldDocs = old.InlinePolicyNames, old.InlinePolicies
+		oldNames = old.InlinePolicyNames
 	}
 	names := make([]string, 0, len(role.InlinePolicies))
 	for i, ip := range role.InlinePolicies {
@@ -98,9 +97,9 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 		}
 		names = append(names, name)
 		if i < len(oldNames) && oldNames[i] == name {
-			if i < len(oldDocs) && sameDocument(oldDocs[i].PolicyDocument, ip.PolicyDocument) {
-				continue
-			}
+			// Even an unchanged document is compared with RAM's (one
+			// GetPolicy): writing the role again repairs a policy that was
+			// edited or deleted outside Vault.
 			u, err := b.newPolicyVersion(ctx, c, name, doc)
 			if err == nil {
 				if u != nil {
