@@ -163,8 +163,9 @@ type walRAMUser struct {
 
 // issueRAMUser creates a RAM user for role name: WAL entry, CreateUser,
 // then at once attach the role's policies, join its groups and
-// CreateAccessKey, then remove the WAL entry. A failure midway removes what was created before returning;
-// if the process dies instead, the WAL rollback removes it.
+// CreateAccessKey, then remove the WAL entry. A failure midway removes what
+// was created before returning; if the process dies instead, the WAL
+// rollback removes it.
 func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name string) (*logical.Response, error) {
 	c, err := b.getClient(ctx, req.Storage)
 	if err != nil {
@@ -253,29 +254,42 @@ func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name s
 	// Once the user exists, its policies, groups and AccessKey are
 	// independent of each other: ask for them at once. A failure of any
 	// removes the user with whatever the others created.
-	var (
-		whats       []string
-		managedStep []bool
-		calls       []func() error
-		key         *aliyun.AccessKey
-	)
+	type step struct {
+		what string
+		// rolePolicy marks the attachment of one of the role's own custom
+		// policies, which an operator repairs by writing the role again.
+		rolePolicy bool
+		run        func() error
+	}
+	var steps []step
 	for _, p := range append(append([]*remotePolicy{}, managed...), role.RemotePolicies...) {
-		whats = append(whats, fmt.Sprintf("attaching policy %s (%s) to RAM user %s", p.Name, p.Type, userName))
-		managedStep = append(managedStep, p.Type == aliyun.PolicyTypeCustom && contains(role.InlinePolicyNames, p.Name))
-		calls = append(calls, func() error { return c.api.AttachPolicyToUser(ctx, p.Type, p.Name, userName) })
+		steps = append(steps, step{
+			what:       fmt.Sprintf("attaching policy %s (%s) to RAM user %s", p.Name, p.Type, userName),
+			rolePolicy: p.Type == aliyun.PolicyTypeCustom && contains(role.InlinePolicyNames, p.Name),
+			run:        func() error { return c.api.AttachPolicyToUser(ctx, p.Type, p.Name, userName) },
+		})
 	}
 	for _, g := range role.RAMGroups {
-		whats = append(whats, fmt.Sprintf("adding RAM user %s to group %s", userName, g))
-		calls = append(calls, func() error { return c.api.AddUserToGroup(ctx, userName, g) })
+		steps = append(steps, step{
+			what: fmt.Sprintf("adding RAM user %s to group %s", userName, g),
+			run:  func() error { return c.api.AddUserToGroup(ctx, userName, g) },
+		})
 	}
-	whats = append(whats, "creating an AccessKey for RAM user "+userName)
-	calls = append(calls, func() (err error) {
-		key, err = c.api.CreateAccessKey(ctx, userName)
-		return err
+	var key *aliyun.AccessKey
+	steps = append(steps, step{
+		what: "creating an AccessKey for RAM user " + userName,
+		run: func() (err error) {
+			key, err = c.api.CreateAccessKey(ctx, userName)
+			return err
+		},
 	})
+	calls := make([]func() error, len(steps))
+	for i := range steps {
+		calls[i] = steps[i].run
+	}
 	errs := fanOut(calls)
-	for _, step := range []string{"ram_user:attach_policy", "ram_user:add_group", "ram_user:create_access_key"} {
-		if b.crashed(step) {
+	for _, point := range []string{"ram_user:attach_policy", "ram_user:add_group", "ram_user:create_access_key"} {
+		if b.crashed(point) {
 			return nil, errSimulatedCrash
 		}
 	}
@@ -283,8 +297,8 @@ func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name s
 		if err == nil {
 			continue
 		}
-		what := whats[i]
-		if i < len(managedStep) && managedStep[i] && aliyun.IsNotFound(err) {
+		what := steps[i].what
+		if steps[i].rolePolicy && aliyun.IsNotFound(err) {
 			what += fmt.Sprintf(" (the role's custom policy is missing in RAM: write role/%s again to re-create it)", name)
 		}
 		return fail(what, err)

@@ -151,24 +151,24 @@ func (b *backend) removeLeasedUser(ctx context.Context, c *engineClient, ld *lea
 		return false, nil
 	}
 	calls := []func() error{func() error { return c.api.DeleteAccessKey(ctx, ld.UserName, ld.AccessKeyID) }}
-	var policies []*remotePolicy
 	for _, list := range [][]*remotePolicy{ld.InlinePolicies, ld.RemotePolicies, ld.ManagedPolicies} {
 		for _, p := range list {
-			if p != nil && p.Name != "" {
-				policies = append(policies, p)
-				calls = append(calls, func() error { return c.api.DetachPolicyFromUser(ctx, p.Type, p.Name, ld.UserName) })
+			if p == nil || p.Name == "" {
+				continue
+			}
+			calls = append(calls, func() error { return c.api.DetachPolicyFromUser(ctx, p.Type, p.Name, ld.UserName) })
+			if p.Type == aliyun.PolicyTypeCustom {
+				detachedCustom = append(detachedCustom, p.Name)
 			}
 		}
 	}
 	for _, g := range ld.RAMGroups {
 		calls = append(calls, func() error { return c.api.RemoveUserFromGroup(ctx, ld.UserName, g) })
 	}
-	for i, err := range fanOut(calls) {
+	// Not found: the key, attachment or membership is gone already.
+	for _, err := range fanOut(calls) {
 		if err != nil && !aliyun.IsNotFound(err) {
 			return false, nil
-		}
-		if i > 0 && i <= len(policies) && err == nil && policies[i-1].Type == aliyun.PolicyTypeCustom {
-			detachedCustom = append(detachedCustom, policies[i-1].Name)
 		}
 	}
 	if err := b.deleteUserResolvingConflicts(ctx, c, ld.UserName); err != nil {
