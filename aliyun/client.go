@@ -118,6 +118,15 @@ type Options struct {
 	// Sleep waits between retries; tests replace it. It must return early with
 	// ctx.Err() when ctx ends. Default: a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// CredentialsRejected, when set, is told the credentials a request was
+	// signed with when the service refused them (IsAuthFailure: an expired or
+	// unknown security token, an unknown or disabled AccessKey, a signature
+	// that does not match), so that a cache behind Credentials can drop them.
+	// If Credentials then returns different credentials, the call is sent once
+	// more with them; if it returns the same, the refusal is final. This
+	// extra attempt does not count against MaxRetries.
+	CredentialsRejected func(rejected Credentials)
 }
 
 // Client calls Alibaba Cloud RPC APIs. It is safe for concurrent use.
@@ -130,6 +139,7 @@ type Client struct {
 	userAgent  string
 	clock      func() time.Time
 	sleep      func(ctx context.Context, d time.Duration) error
+	rejected   func(Credentials)
 }
 
 // NewClient builds a Client. It fails when an endpoint cannot be parsed or
@@ -140,6 +150,7 @@ func NewClient(o Options) (*Client, error) {
 	}
 	c := &Client{
 		creds:      o.Credentials,
+		rejected:   o.CredentialsRejected,
 		http:       o.HTTPClient,
 		endpoints:  map[Product]*url.URL{},
 		maxRetries: o.MaxRetries,
@@ -284,8 +295,9 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) error {
 		return fmt.Errorf("aliyun: unknown product %q", req.Product)
 	}
 	var lastErr error
+	resent := false
 	for attempt := 0; ; attempt++ {
-		body, err := c.attempt(ctx, ep, req)
+		body, signedWith, err := c.attempt(ctx, ep, req)
 		if err == nil {
 			if out == nil {
 				return nil
@@ -299,6 +311,13 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) error {
 		if ctx.Err() != nil {
 			return lastErr
 		}
+		if !resent && c.rejected != nil && signedWith.AccessKeyID != "" && IsAuthFailure(err) {
+			resent = true
+			if c.renewedAfterRejection(ctx, signedWith) {
+				attempt-- // this extra attempt is not a retry
+				continue
+			}
+		}
 		if attempt >= c.maxRetries || !IsRetryable(err) {
 			return lastErr
 		}
@@ -310,6 +329,14 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) error {
 			return lastErr
 		}
 	}
+}
+
+// renewedAfterRejection reports the rejected credentials and whether the
+// credentials source now offers different ones.
+func (c *Client) renewedAfterRejection(ctx context.Context, rejected Credentials) bool {
+	c.rejected(rejected)
+	fresh, err := c.creds(ctx)
+	return err == nil && (fresh.AccessKeyID != rejected.AccessKeyID || fresh.SecurityToken != rejected.SecurityToken)
 }
 
 // backoff returns a random delay in [0, min(max, base*2^attempt)) ("full jitter").
@@ -352,7 +379,7 @@ func newNonce() string {
 // attempt signs and sends one request. All parameters travel in the form
 // body, so that no security token ever appears in a URL (and so in a
 // transport error's text).
-func (c *Client) attempt(ctx context.Context, ep *url.URL, req *Request) ([]byte, error) {
+func (c *Client) attempt(ctx context.Context, ep *url.URL, req *Request) (body []byte, signedWith Credentials, err error) {
 	params := url.Values{}
 	for k, v := range req.Params {
 		if len(v) > 0 {
@@ -367,14 +394,14 @@ func (c *Client) attempt(ctx context.Context, ep *url.URL, req *Request) ([]byte
 	var secrets []string
 	if !req.Anonymous {
 		if c.creds == nil {
-			return nil, fmt.Errorf("aliyun: %s %s: no credentials configured", req.Product, req.Action)
+			return nil, signedWith, fmt.Errorf("aliyun: %s %s: no credentials configured", req.Product, req.Action)
 		}
 		cr, err := c.creds(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("aliyun: %s %s: getting credentials: %w", req.Product, req.Action, err)
+			return nil, signedWith, fmt.Errorf("aliyun: %s %s: getting credentials: %w", req.Product, req.Action, err)
 		}
 		if cr.AccessKeyID == "" || cr.AccessKeySecret == "" {
-			return nil, fmt.Errorf("aliyun: %s %s: credentials have no access key id or secret", req.Product, req.Action)
+			return nil, signedWith, fmt.Errorf("aliyun: %s %s: credentials have no access key id or secret", req.Product, req.Action)
 		}
 		params.Set("AccessKeyId", cr.AccessKeyID)
 		params.Set("SignatureMethod", "HMAC-SHA1")
@@ -384,30 +411,31 @@ func (c *Client) attempt(ctx context.Context, ep *url.URL, req *Request) ([]byte
 		}
 		params.Set("Signature", SignParams(http.MethodPost, params, cr.AccessKeySecret))
 		secrets = []string{cr.AccessKeySecret, cr.SecurityToken}
+		signedWith = cr
 	}
 	if tok := req.Params.Get("OIDCToken"); tok != "" {
 		secrets = append(secrets, tok)
 	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.String(), strings.NewReader(params.Encode()))
 	if err != nil {
-		return nil, fmt.Errorf("aliyun: %s %s: building request: %w", req.Product, req.Action, err)
+		return nil, signedWith, fmt.Errorf("aliyun: %s %s: building request: %w", req.Product, req.Action, err)
 	}
 	hreq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	hreq.Header.Set("Accept", "application/json")
 	hreq.Header.Set("User-Agent", c.userAgent)
 	resp, err := c.http.Do(hreq)
 	if err != nil {
-		return nil, &NetworkError{Product: string(req.Product), Action: req.Action, Host: ep.Host, Err: unwrapURLError(err)}
+		return nil, signedWith, &NetworkError{Product: string(req.Product), Action: req.Action, Host: ep.Host, Err: unwrapURLError(err)}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return nil, &NetworkError{Product: string(req.Product), Action: req.Action, Host: ep.Host, Err: unwrapURLError(err)}
+		return nil, signedWith, &NetworkError{Product: string(req.Product), Action: req.Action, Host: ep.Host, Err: unwrapURLError(err)}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return body, nil
+		return body, signedWith, nil
 	}
-	return nil, decodeError(resp, body, req, ep.Host, secrets)
+	return nil, signedWith, decodeError(resp, body, req, ep.Host, secrets)
 }
 
 // unwrapURLError drops the *url.Error wrapper, whose text repeats the URL.

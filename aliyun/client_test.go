@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -418,5 +419,78 @@ func TestUserAgent(t *testing.T) {
 	}
 	if !strings.HasPrefix(ua, "vault-plugin-secrets-alicloud/") || !strings.HasSuffix(ua, " extra/1") {
 		t.Fatalf("User-Agent = %q", ua)
+	}
+}
+
+// TestCredentialsRejected: a call the service refuses for its credentials is
+// sent once more when the credentials source, told of the refusal, offers
+// different ones, and never more than once.
+func TestCredentialsRejected(t *testing.T) {
+	tests := []struct {
+		name string
+		// renew: whether the source hands out new credentials once told.
+		renew, hook bool
+		// refuseNew: the service refuses the new credentials as well.
+		refuseNew    bool
+		wantRequests int
+		wantErr      bool
+	}{
+		{"renewed credentials accepted", true, true, false, 2, false},
+		{"source offers the same credentials", false, true, false, 1, true},
+		{"no hook", true, false, false, 1, true},
+		{"renewed credentials refused too", true, true, true, 2, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var requests atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				_ = r.ParseForm()
+				if tok := r.Form.Get("SecurityToken"); tok == "old-token" || (tc.refuseNew && tok == "new-token") {
+					w.WriteHeader(http.StatusForbidden)
+					_, _ = w.Write([]byte(`{"RequestId":"R1","Code":"InvalidSecurityToken.Expired","Message":"Specified SecurityToken is expired."}`))
+					return
+				}
+				_, _ = w.Write([]byte(`{"RequestId":"R2"}`))
+			}))
+			defer srv.Close()
+			var told []Credentials
+			var mu sync.Mutex
+			current := Credentials{AccessKeyID: "STS.old", AccessKeySecret: "old-secret", SecurityToken: "old-token"}
+			o := Options{
+				Credentials: func(context.Context) (Credentials, error) {
+					mu.Lock()
+					defer mu.Unlock()
+					return current, nil
+				},
+				Endpoints:  map[Product]string{STS: srv.URL},
+				MaxRetries: 3,
+				Sleep:      func(context.Context, time.Duration) error { return nil },
+			}
+			if tc.hook {
+				o.CredentialsRejected = func(c Credentials) {
+					mu.Lock()
+					defer mu.Unlock()
+					told = append(told, c)
+					if tc.renew {
+						current = Credentials{AccessKeyID: "STS.new", AccessKeySecret: "new-secret", SecurityToken: "new-token"}
+					}
+				}
+			}
+			c, err := NewClient(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.GetCallerIdentity(context.Background())
+			if (err != nil) != tc.wantErr || (err != nil && !IsAuthFailure(err)) {
+				t.Fatalf("error %v, want an auth failure: %v", err, tc.wantErr)
+			}
+			if n := int(requests.Load()); n != tc.wantRequests {
+				t.Errorf("%d requests, want %d", n, tc.wantRequests)
+			}
+			if tc.hook && (len(told) != 1 || told[0].SecurityToken != "old-token") {
+				t.Errorf("hook told %d times (%v), want once about the old token", len(told), len(told))
+			}
+		})
 	}
 }
