@@ -64,6 +64,8 @@ type Cache struct {
 	// gen is bumped by Invalidate so that a refresh that started earlier does
 	// not store what it fetched over the invalidation.
 	gen atomic.Uint64
+	// lastReject is when Reject last dropped credentials (UnixNano).
+	lastReject atomic.Int64
 
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -211,6 +213,35 @@ func (c *Cache) Invalidate() {
 	c.gen.Add(1)
 	c.cur.Store(nil)
 	c.signal()
+}
+
+// RejectInterval is the least time between two refreshes caused by Reject:
+// an identity the service keeps refusing costs at most one extra fetch per
+// interval, not one per request.
+const RejectInterval = 10 * time.Second
+
+// Reject tells the cache that the service refused credentials it handed out
+// (an expired or revoked security token, for example, while the cache still
+// thought them valid). When they are the cached ones (same AccessKey ID and
+// security token), they are dropped so that the next Retrieve fetches new
+// ones; credentials already replaced are left alone, so many requests
+// refused at once cause one refresh. It reports whether it dropped them: at
+// most once per RejectInterval.
+func (c *Cache) Reject(accessKeyID, securityToken string) bool {
+	e := c.cur.Load()
+	if e == nil || e.creds.AccessKeyID != accessKeyID || e.creds.SecurityToken != securityToken {
+		return false
+	}
+	now := c.clock().UnixNano()
+	last := c.lastReject.Load()
+	if last != 0 && now-last < int64(RejectInterval) && now >= last {
+		return false
+	}
+	if !c.lastReject.CompareAndSwap(last, now) {
+		return false
+	}
+	c.Invalidate()
+	return true
 }
 
 // Close stops the prefetch goroutine, if any, and waits for it to end. The

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -220,6 +221,50 @@ func TestCacheInvalidate(t *testing.T) {
 	got, _ := c.Retrieve(ctx)
 	if got.AccessKeyID != "STS.key2" {
 		t.Errorf("after Invalidate got %s, want a new session STS.key2", got.AccessKeyID)
+	}
+}
+
+func TestCacheReject(t *testing.T) {
+	clock := newFakeClock()
+	prov := sessionProvider(clock, time.Hour)
+	c := NewCache(prov, CacheOptions{Clock: clock.Now})
+	ctx := context.Background()
+	first, _ := c.Retrieve(ctx)
+
+	// Refusal of credentials the cache no longer holds, or never held: kept.
+	if c.Reject("STS.other", first.SecurityToken) || c.Reject(first.AccessKeyID, "other-token") {
+		t.Fatal("dropped credentials that were not the refused ones")
+	}
+	// The cached ones: dropped once, however many requests report them.
+	var rejected atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if c.Reject(first.AccessKeyID, first.SecurityToken) {
+				rejected.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := rejected.Load(); n != 1 {
+		t.Fatalf("20 concurrent rejections dropped the credentials %d times, want 1", n)
+	}
+	got, _ := c.Retrieve(ctx)
+	if got.AccessKeyID != "STS.key2" || prov.calls.Load() != 2 {
+		t.Fatalf("after Reject got %s after %d fetches, want STS.key2 after 2", got.AccessKeyID, prov.calls.Load())
+	}
+	// The new ones refused at once too: not before RejectInterval.
+	if c.Reject(got.AccessKeyID, got.SecurityToken) {
+		t.Fatal("a second rejection within RejectInterval dropped the credentials")
+	}
+	clock.Advance(RejectInterval)
+	if !c.Reject(got.AccessKeyID, got.SecurityToken) {
+		t.Fatal("a rejection after RejectInterval was ignored")
+	}
+	if got, _ := c.Retrieve(ctx); got.AccessKeyID != "STS.key3" {
+		t.Fatalf("after the second Reject got %s, want STS.key3", got.AccessKeyID)
 	}
 }
 
