@@ -41,7 +41,16 @@ func (b *backend) newEngineClient(cfg *configEntry) (*engineClient, error) {
 		return nil, err
 	}
 	cache := credentials.NewCache(p, credentials.CacheOptions{Clock: b.env.Clock})
-	api, err := b.newAPIClient(cfg, credentials.SigningFunc(cache))
+	// An identity Alibaba refuses before the cache expected (an STS session
+	// revoked or rotated early, or a clock behind Alibaba's) is dropped and
+	// fetched again, and the call is sent once more; an AccessKey that is
+	// refused stays refused.
+	rejected := func(c aliyun.Credentials) {
+		if cache.Reject(c.AccessKeyID, c.SecurityToken) {
+			b.Logger().Debug("Alibaba Cloud refused the engine's cached identity; fetching it again", "access_key_id", c.AccessKeyID)
+		}
+	}
+	api, err := b.newAPIClient(cfg, credentials.SigningFunc(cache), rejected)
 	if err != nil {
 		_ = cache.Close()
 		return nil, err
@@ -50,8 +59,9 @@ func (b *backend) newEngineClient(cfg *configEntry) (*engineClient, error) {
 }
 
 // newAPIClient builds an aliyun client with cfg's transport settings and the
-// given signing credentials.
-func (b *backend) newAPIClient(cfg *configEntry, creds aliyun.CredentialsFunc) (*aliyun.Client, error) {
+// given signing credentials; rejected, when not nil, hears of credentials
+// the service refused (aliyun.Options.CredentialsRejected).
+func (b *backend) newAPIClient(cfg *configEntry, creds aliyun.CredentialsFunc, rejected func(aliyun.Credentials)) (*aliyun.Client, error) {
 	endpoints := map[aliyun.Product]string{}
 	if cfg.STSEndpoint != "" {
 		endpoints[aliyun.STS] = cfg.STSEndpoint
@@ -71,6 +81,8 @@ func (b *backend) newAPIClient(cfg *configEntry, creds aliyun.CredentialsFunc) (
 		UserAgent:      "vault-secrets-engine/" + Version,
 		Clock:          b.env.Clock,
 		Sleep:          b.env.Sleep,
+
+		CredentialsRejected: rejected,
 	})
 }
 

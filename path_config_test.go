@@ -488,3 +488,39 @@ func TestConfig_EngineSessionRefreshedNearExpiry(t *testing.T) {
 		t.Errorf("AssumeRole calls = %d, want 6 (engine, 3 issues, engine refresh, 1 issue)", got)
 	}
 }
+
+// TestConfig_EngineSessionRefusedEarly: Alibaba refuses the engine's cached
+// STS session while the engine still thinks it valid (here the Vault host's
+// clock is 10 minutes behind the cloud's). The engine drops it, assumes its
+// role again and the request succeeds, with one extra AssumeRole.
+func TestConfig_EngineSessionRefusedEarly(t *testing.T) {
+	e := newTestEnv(t)
+	const skew = 10 * time.Minute
+	e.env.Clock = func() time.Time { return e.clock.Now().Add(-skew) }
+	e.b = e.newBackend()
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{
+		"credential_type": "ram_role_arn", "access_key": e.engineKeyID, "secret_key": e.engineSecret,
+		"role_arn": e.engineRoleARN, "role_session_expiration": 3600, "sts_endpoint": e.url, "ram_endpoint": e.url,
+	})
+	e.ok(logical.UpdateOperation, "role/reader", map[string]interface{}{"role_arn": e.readerARN})
+	e.ok(logical.ReadOperation, "creds/reader", nil)
+	e.emu.ResetCounters()
+
+	// The cloud's clock passes the session's end; the engine's is 10 minutes
+	// short of it, outside its refresh window.
+	e.clock.Advance(time.Hour + time.Second)
+	resp := e.ok(logical.ReadOperation, "creds/reader", nil)
+	if !strings.Contains(resp.Data["arn"].(string), "role/reader/") {
+		t.Fatalf("creds = %v", resp.Data)
+	}
+	// The refused AssumeRole, the engine's own AssumeRole, the resent one.
+	if got := e.emu.Counters()["sts:AssumeRole"]; got != 3 {
+		t.Errorf("AssumeRole calls = %d, want 3", got)
+	}
+	// The next issue uses the new session at once.
+	e.emu.ResetCounters()
+	e.ok(logical.ReadOperation, "creds/reader", nil)
+	if got := e.emu.Counters()["sts:AssumeRole"]; got != 1 {
+		t.Errorf("AssumeRole calls after the renewal = %d, want 1", got)
+	}
+}

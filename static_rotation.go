@@ -259,7 +259,7 @@ func (b *backend) newStaticKey(ctx context.Context, s logical.Storage, c *engine
 // userName or the confirmation time runs out, so static-creds never hands
 // out a key RAM has not propagated yet.
 func (b *backend) confirmStaticKey(ctx context.Context, c *engineClient, key *aliyun.AccessKey, userName string) error {
-	api, err := b.newAPIClient(&c.cfg, aliyun.StaticCredentials(aliyun.Credentials{AccessKeyID: key.AccessKeyID, AccessKeySecret: key.AccessKeySecret}))
+	api, err := b.newAPIClient(&c.cfg, aliyun.StaticCredentials(aliyun.Credentials{AccessKeyID: key.AccessKeyID, AccessKeySecret: key.AccessKeySecret}), nil)
 	if err != nil {
 		return err
 	}
