@@ -47,10 +47,17 @@ type walRolePolicy struct {
 
 const managedPolicyDescription = "Created by Vault for role %s; do not edit, Vault manages it."
 
+// walKindRolePolicyVersion is the WAL kind written before a role write adds
+// a version to one of its custom policies. If the process dies before the
+// role is stored, RAM would be one document ahead of the stored role; the
+// rollback sets RAM back to the stored role's document.
+const walKindRolePolicyVersion = "role_policy_version"
+
 // versionUndo records a policy version created during a role write, to undo
-// it if the write fails.
+// it if the write fails, and the WAL entry written before it.
 type versionUndo struct {
 	policy, previous, created string
+	walID                     string
 }
 
 // syncInlinePolicies makes RAM's custom policies match role.InlinePolicies
@@ -74,10 +81,11 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 		}
 		for _, u := range undo {
 			if uerr := c.api.SetDefaultPolicyVersion(ctx, u.policy, u.previous); uerr != nil {
-				b.Logger().Warn("restoring a policy version after a failed role write failed", "policy", u.policy, "version", u.previous, "error", uerr)
+				b.Logger().Warn("restoring a policy version after a failed role write failed; the rollback will retry", "policy", u.policy, "version", u.previous, "error", uerr)
 				continue
 			}
 			_ = c.api.DeletePolicyVersion(ctx, u.policy, u.created)
+			_ = framework.DeleteWAL(ctx, s, u.walID)
 		}
 		// The remaining WAL entries stay for the rollback, which deletes
 		// what the stored role does not use.
@@ -100,12 +108,16 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 			// Even an unchanged document is compared with RAM's (one
 			// GetPolicy): writing the role again repairs a policy that was
 			// edited or deleted outside Vault.
-			u, err := b.newPolicyVersion(ctx, c, name, doc)
+			u, err := b.newPolicyVersion(ctx, c, name, doc, &versionWAL{s: s, roleName: roleName})
 			if err == nil {
 				if u != nil {
 					undo = append(undo, *u)
+					walIDs = append(walIDs, u.walID)
 				}
 				continue
+			}
+			if errors.Is(err, errSimulatedCrash) {
+				return nil, nil, err
 			}
 			if !aliyun.IsNotFound(err) {
 				return nil, nil, policyDocumentErr(i, name, err)
@@ -133,12 +145,16 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 			// Left by an earlier role of the same name whose users still hold
 			// it (or by a crash): take it over with a new version.
 			walIDs = append(walIDs, walID)
-			u, verr := b.newPolicyVersion(ctx, c, name, doc)
+			u, verr := b.newPolicyVersion(ctx, c, name, doc, &versionWAL{s: s, roleName: roleName})
+			if errors.Is(verr, errSimulatedCrash) {
+				return nil, nil, verr
+			}
 			if verr != nil {
 				return nil, nil, policyDocumentErr(i, name, verr)
 			}
 			if u != nil {
 				undo = append(undo, *u)
+				walIDs = append(walIDs, u.walID)
 			}
 			if err := s.Delete(ctx, policyGCPrefix+name); err != nil {
 				return nil, nil, fmt.Errorf("clearing the clean-up marker of policy %q: %w", name, err)
@@ -169,15 +185,29 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 }
 
 // newPolicyVersion adds doc as the default version of a custom policy,
-// deleting the oldest version when the policy has five. The returned undo
-// record restores the previous default.
-func (b *backend) newPolicyVersion(ctx context.Context, c *engineClient, name, doc string) (*versionUndo, error) {
+// deleting the oldest version when the policy has five; nothing when RAM's
+// default document is doc already. With a WAL (a role write), an entry
+// naming the policy and roleName is written first, so that a crash before
+// the role is stored is rolled back (rollbackPolicyVersion); the caller
+// deletes it once the role is stored. The returned undo record restores the
+// previous default.
+func (b *backend) newPolicyVersion(ctx context.Context, c *engineClient, name, doc string, wal *versionWAL) (*versionUndo, error) {
 	cur, err := c.api.GetPolicy(ctx, aliyun.PolicyTypeCustom, name)
 	if err != nil {
 		return nil, err
 	}
 	if cur.DefaultPolicyVersion.PolicyDocument != "" && sameJSON(cur.DefaultPolicyVersion.PolicyDocument, doc) {
 		return nil, nil
+	}
+	var walID string
+	if wal != nil {
+		walID, err = framework.PutWAL(ctx, wal.s, walKindRolePolicyVersion, &walRolePolicy{PolicyName: name, RoleName: wal.roleName})
+		if err != nil {
+			return nil, fmt.Errorf("writing WAL entry: %w", err)
+		}
+		if b.crashed("role_policy_version:wal") {
+			return nil, errSimulatedCrash
+		}
 	}
 	v, err := c.api.CreatePolicyVersion(ctx, aliyun.CreatePolicyVersionInput{
 		PolicyName:     name,
@@ -186,9 +216,59 @@ func (b *backend) newPolicyVersion(ctx context.Context, c *engineClient, name, d
 		RotateStrategy: aliyun.RotateDeleteOldest,
 	})
 	if err != nil {
+		// RAM answered: no version was created. A lost answer keeps the
+		// entry for the rollback.
+		var ae *aliyun.Error
+		if wal != nil && errors.As(err, &ae) {
+			_ = framework.DeleteWAL(ctx, wal.s, walID)
+		}
 		return nil, err
 	}
-	return &versionUndo{policy: name, previous: cur.Policy.DefaultVersion, created: v.VersionID}, nil
+	if b.crashed("role_policy_version:create") {
+		return nil, errSimulatedCrash
+	}
+	return &versionUndo{policy: name, previous: cur.Policy.DefaultVersion, created: v.VersionID, walID: walID}, nil
+}
+
+// versionWAL is where newPolicyVersion writes its WAL entry during a role
+// write.
+type versionWAL struct {
+	s        logical.Storage
+	roleName string
+}
+
+// rollbackPolicyVersion sets a custom policy back to the document of the
+// stored role after a role write died between adding a version and storing
+// the role. A role that no longer has the policy leaves it to the policy
+// clean-up.
+func (b *backend) rollbackPolicyVersion(ctx context.Context, req *logical.Request, w walRolePolicy) error {
+	lock := b.roleLock(w.RoleName)
+	lock.Lock()
+	defer lock.Unlock()
+	role, err := readRole(ctx, req.Storage, w.RoleName)
+	if err != nil || role == nil {
+		return err
+	}
+	for i, name := range role.InlinePolicyNames {
+		if name != w.PolicyName || i >= len(role.InlinePolicies) {
+			continue
+		}
+		doc, err := compactDocument(role.InlinePolicies[i].PolicyDocument)
+		if err != nil {
+			return fmt.Errorf("role %q: inline policy %d: %w", w.RoleName, i, err)
+		}
+		c, err := b.getClient(ctx, req.Storage)
+		if err != nil {
+			return err
+		}
+		_, err = b.newPolicyVersion(ctx, c, name, doc, nil)
+		if aliyun.IsNotFound(err) {
+			// Gone from RAM: the next role write creates it again.
+			return nil
+		}
+		return err
+	}
+	return nil
 }
 
 func sameJSON(a, b string) bool {

@@ -39,6 +39,13 @@ func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind st
 		}
 		b.Logger().Info("rolling back a custom policy whose role write did not finish", "policy", w.PolicyName, "role", w.RoleName)
 		return b.rollbackRolePolicy(ctx, req, w)
+	case walKindRolePolicyVersion:
+		var w walRolePolicy
+		if err := decodeWAL(data, &w); err != nil {
+			return err
+		}
+		b.Logger().Info("rolling back a custom policy version whose role write did not finish", "policy", w.PolicyName, "role", w.RoleName)
+		return b.rollbackPolicyVersion(ctx, req, w)
 	case walKindStaticKey:
 		var w walStaticKey
 		if err := decodeWAL(data, &w); err != nil {

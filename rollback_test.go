@@ -309,3 +309,68 @@ func TestRevoke_FromLeaseData(t *testing.T) {
 		t.Errorf("revoking twice: %v", err)
 	}
 }
+
+// TestRollback_RolePolicyVersionCrash stops a role write that changes an
+// inline policy after it wrote its WAL entry, and after it added the new
+// version to RAM, before it stored the role: the rollback sets RAM back to
+// the stored role's document.
+func TestRollback_RolePolicyVersionCrash(t *testing.T) {
+	for _, step := range []string{"role_policy_version:wal", "role_policy_version:create"} {
+		t.Run(step, func(t *testing.T) {
+			e := newTestEnv(t)
+			e.configure(nil)
+			e.ok(logical.CreateOperation, "role/web", map[string]interface{}{"inline_policies": "[" + ecsDescribeDoc + "]"})
+			defaultDoc := func() string {
+				t.Helper()
+				p := e.policy("vault-5f0c1a2b-web-0")
+				if p == nil {
+					t.Fatal("the role's policy is gone")
+				}
+				for _, v := range p.Versions {
+					if v.Default {
+						return v.Document
+					}
+				}
+				t.Fatal("no default version")
+				return ""
+			}
+			stored := defaultDoc()
+
+			e.crashAtStep(step)
+			if _, err := e.do(logical.UpdateOperation, "role/web", map[string]interface{}{"inline_policies": "[" + ossDoc + "]"}); !errors.Is(err, errSimulatedCrash) {
+				t.Fatalf("role write: %v, want the simulated crash", err)
+			}
+			e.crashAtStep("")
+			if kinds := e.walEntries(); !reflect.DeepEqual(kinds, []string{walKindRolePolicyVersion}) {
+				t.Fatalf("WAL after the crash = %v", kinds)
+			}
+			if ahead := defaultDoc() != stored; ahead != (step == "role_policy_version:create") {
+				t.Fatalf("after the crash RAM is ahead of the stored role: %v", ahead)
+			}
+
+			e.b = e.newBackend()
+			e.ageWALs(walRollbackMinAge + time.Minute)
+			e.rollback()
+			if got := defaultDoc(); !sameJSON(got, stored) {
+				t.Fatalf("RAM's document after the rollback = %s, want the stored role's %s", got, stored)
+			}
+			if kinds := e.walEntries(); len(kinds) != 0 {
+				t.Fatalf("WAL after the rollback = %v", kinds)
+			}
+			// The write, done again, goes through.
+			e.ok(logical.UpdateOperation, "role/web", map[string]interface{}{"inline_policies": "[" + ossDoc + "]"})
+			if sameJSON(defaultDoc(), stored) {
+				t.Fatal("the second write did not change the policy")
+			}
+			// An entry left by a write whose role was stored after all (the
+			// crash came after the role write) changes nothing.
+			versions := len(e.policy("vault-5f0c1a2b-web-0").Versions)
+			if err := e.b.walRollback(e.ctx, &logical.Request{Storage: e.s}, walKindRolePolicyVersion, map[string]interface{}{"policy_name": "vault-5f0c1a2b-web-0", "role_name": "web"}); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(e.policy("vault-5f0c1a2b-web-0").Versions); got != versions || sameJSON(defaultDoc(), stored) {
+				t.Fatalf("a rollback for a stored role changed the policy: %d versions, was %d", got, versions)
+			}
+		})
+	}
+}
