@@ -815,4 +815,7 @@ fields, UTC) rotates an "access_key" config's own key on a schedule, with the
 code of config/rotate-root; 0 or "" turns it off. A read shows last_rotation,
 next_rotation and, after a failure, last_rotation_error; a failed scheduled
 rotation is retried with backoff (1, 2, 4 ... minutes, at most an hour).
+rotation_window (with rotation_schedule, at least an hour) skips a rotation
+that has not succeeded that long after its time until the next one;
+disable_automated_rotation pauses the schedule and keeps it.
 `

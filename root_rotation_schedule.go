@@ -27,6 +27,13 @@ type rootRotationEntry struct {
 	// both empty means no scheduled rotation.
 	RotationPeriod   int64  `json:"rotation_period,omitempty"`
 	RotationSchedule string `json:"rotation_schedule,omitempty"`
+	// RotationWindow (seconds, rotation_schedule only): a scheduled
+	// rotation that has not succeeded this long after its time is skipped
+	// for the next one. Zero: no limit.
+	RotationWindow int64 `json:"rotation_window,omitempty"`
+	// Disabled pauses scheduled rotation and keeps the schedule
+	// (disable_automated_rotation).
+	Disabled bool `json:"disable_automated_rotation,omitempty"`
 
 	// LastRotation is the last successful rotation, scheduled or not.
 	LastRotation time.Time `json:"last_rotation,omitempty"`
@@ -41,6 +48,11 @@ type rootRotationEntry struct {
 
 func (r *rootRotationEntry) scheduled() bool {
 	return r.RotationPeriod > 0 || r.RotationSchedule != ""
+}
+
+// due reports whether a scheduled rotation should run at now.
+func (r *rootRotationEntry) due(now time.Time) bool {
+	return r.scheduled() && !r.Disabled && !r.NextRotation.IsZero() && !now.Before(r.NextRotation) && !now.Before(r.NextAttempt)
 }
 
 // parseRotationSchedule parses a cron schedule evaluated in UTC.
@@ -94,6 +106,20 @@ day-of-month month day-of-week), in UTC, e.g. "0 3 * * 0" for Sundays at 03:00. 
 Exclusive with rotation_period.`,
 			DisplayAttrs: &framework.DisplayAttributes{Name: "Root rotation schedule", Group: "Root rotation"},
 		},
+		"rotation_window": {
+			Type: framework.TypeDurationSecond,
+			Description: `With rotation_schedule: how long after its scheduled time a rotation may still start
+(at least 3600 seconds). A rotation that has not succeeded by then (Vault was down, or every attempt failed)
+is skipped until the next scheduled time. 0: no limit.`,
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Root rotation window", Group: "Root rotation"},
+		},
+		"disable_automated_rotation": {
+			Type: framework.TypeBool,
+			Description: `Pause scheduled rotation of the engine's own key and keep the schedule; false resumes
+it (a rotation that fell due meanwhile then runs at the next check, within rotation_window if one is set).
+config/rotate-root still works.`,
+			DisplayAttrs: &framework.DisplayAttributes{Name: "Disable automated rotation", Group: "Root rotation"},
+		},
 	}
 	for k, v := range add {
 		if _, dup := fields[k]; dup {
@@ -137,6 +163,8 @@ func writeRootRotation(ctx context.Context, s logical.Storage, r *rootRotationEn
 func (b *backend) prepareRootRotation(ctx context.Context, s logical.Storage, cfg *configEntry, d *framework.FieldData) (*rootRotationEntry, []string, error) {
 	rawPeriod, periodGiven := d.GetOk("rotation_period")
 	rawSchedule, scheduleGiven := d.GetOk("rotation_schedule")
+	rawWindow, windowGiven := d.GetOk("rotation_window")
+	rawDisabled, disabledGiven := d.GetOk("disable_automated_rotation")
 	existing, err := readRootRotation(ctx, s)
 	if err != nil {
 		return nil, nil, err
@@ -164,6 +192,22 @@ func (b *backend) prepareRootRotation(ctx context.Context, s logical.Storage, cf
 	case scheduleGiven && r.RotationSchedule != "":
 		r.RotationPeriod = 0
 	}
+	if windowGiven {
+		r.RotationWindow = int64(rawWindow.(int))
+		if r.RotationWindow != 0 && r.RotationWindow < int64(time.Hour/time.Second) {
+			return nil, nil, inputErrorf("rotation_window: must be at least 3600 seconds, or 0 for no limit")
+		}
+	}
+	if r.RotationWindow != 0 && r.RotationSchedule == "" {
+		if windowGiven {
+			return nil, nil, inputErrorf("rotation_window: applies to rotation_schedule only (a rotation_period rotation runs whenever it is due)")
+		}
+		// The schedule it belonged to is gone.
+		r.RotationWindow = 0
+	}
+	if disabledGiven {
+		r.Disabled = rawDisabled.(bool)
+	}
 
 	var warnings []string
 	if r.scheduled() && cfg.effectiveType() != credTypeAccessKey {
@@ -174,11 +218,16 @@ func (b *backend) prepareRootRotation(ctx context.Context, s logical.Storage, cf
 			}
 			return nil, nil, inputErrorf("%s: only an AccessKey config (credential_type %q) can be rotated; this config uses %q", field, credTypeAccessKey, cfg.effectiveType())
 		}
-		r.RotationPeriod, r.RotationSchedule = 0, ""
+		r.RotationPeriod, r.RotationSchedule, r.RotationWindow = 0, "", 0
 		warnings = append(warnings, fmt.Sprintf("scheduled root rotation is turned off: credential_type %q cannot be rotated", cfg.effectiveType()))
 	}
 	if !periodGiven && !scheduleGiven && len(warnings) == 0 {
-		return nil, nil, nil
+		if !windowGiven && !disabledGiven {
+			return nil, nil, nil
+		}
+		// A window or a pause alone leaves the next rotation where it was:
+		// after a pause, one that fell due meanwhile runs at the next check.
+		return &r, nil, nil
 	}
 
 	// A period counts from the last rotation (from now if there was none),
@@ -205,6 +254,8 @@ func (b *backend) rootRotationResponseData(ctx context.Context, s logical.Storag
 	}
 	data["rotation_period"] = r.RotationPeriod
 	data["rotation_schedule"] = r.RotationSchedule
+	data["rotation_window"] = r.RotationWindow
+	data["disable_automated_rotation"] = r.Disabled
 	data["last_rotation"] = formatTime(r.LastRotation)
 	data["next_rotation"] = formatTime(r.NextRotation)
 	data["last_rotation_error"] = r.LastError
@@ -255,7 +306,7 @@ func (b *backend) runRootRotation(ctx context.Context, s logical.Storage) error 
 		return err
 	}
 	now := b.now()
-	if !r.scheduled() || r.NextRotation.IsZero() || now.Before(r.NextRotation) || now.Before(r.NextAttempt) {
+	if !r.due(now) {
 		return nil
 	}
 	b.configMu.Lock()
@@ -266,8 +317,18 @@ func (b *backend) runRootRotation(ctx context.Context, s logical.Storage) error 
 		return err
 	}
 	now = b.now()
-	if !r.scheduled() || r.NextRotation.IsZero() || now.Before(r.NextRotation) || now.Before(r.NextAttempt) {
+	if !r.due(now) {
 		return nil
+	}
+	if r.RotationWindow > 0 && now.Sub(r.NextRotation) > time.Duration(r.RotationWindow)*time.Second {
+		missed := r.NextRotation
+		r.NextRotation = r.nextAfter(now)
+		r.LastError = fmt.Sprintf("the rotation scheduled for %s did not happen within rotation_window (%ds); skipped until %s",
+			formatTime(missed), r.RotationWindow, formatTime(r.NextRotation))
+		r.LastErrorTime = now
+		r.FailedAttempts, r.NextAttempt = 0, time.Time{}
+		b.Logger().Warn("scheduled root rotation skipped: its window passed", "scheduled_for", missed, "next_rotation", r.NextRotation)
+		return writeRootRotation(ctx, s, r)
 	}
 	res, err := b.rotateRoot(ctx, s)
 	if err != nil {

@@ -226,6 +226,9 @@ func TestScheduleRoot_Validation(t *testing.T) {
 		{"bad cron", map[string]interface{}{"rotation_schedule": "every day"}, "rotation_schedule: must be a cron schedule of five fields"},
 		{"six fields", map[string]interface{}{"rotation_schedule": "0 0 3 * * *"}, "rotation_schedule: must be a cron schedule"},
 		{"time zone", map[string]interface{}{"rotation_schedule": "CRON_TZ=Asia/Shanghai 0 3 * * *"}, "times are UTC"},
+		{"short window", map[string]interface{}{"rotation_schedule": "0 3 * * *", "rotation_window": "30m"}, "rotation_window: must be at least 3600 seconds"},
+		{"window with a period", map[string]interface{}{"rotation_period": "1h", "rotation_window": "2h"}, "rotation_window: applies to rotation_schedule only"},
+		{"window without a schedule", map[string]interface{}{"rotation_window": "2h"}, "rotation_window: applies to rotation_schedule only"},
 		{"not an AccessKey", map[string]interface{}{"credential_type": credTypeRAMRoleARN, "role_arn": e.engineRoleARN,
 			"access_key": e.engineKeyID, "secret_key": e.engineSecret, "rotation_period": "1h"}, `rotation_period: only an AccessKey config (credential_type "access_key") can be rotated`},
 	} {
@@ -248,4 +251,81 @@ func TestScheduleRoot_Validation(t *testing.T) {
 			t.Errorf("schedule after the type change: %v", cfg)
 		}
 	})
+}
+
+// TestScheduleRoot_Disable: disable_automated_rotation pauses the schedule
+// and keeps it; resuming runs a rotation that fell due meanwhile.
+func TestScheduleRoot_Disable(t *testing.T) {
+	e := newTestEnv(t)
+	t0 := e.clock.Now()
+	e.configure(map[string]interface{}{"rotation_period": "1h"})
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"disable_automated_rotation": true})
+	cfg := e.configData()
+	if cfg["disable_automated_rotation"] != true || cfg["rotation_period"] != int64(3600) || cfg["next_rotation"] != formatTime(t0.Add(time.Hour)) {
+		t.Fatalf("config after pausing: %v", cfg)
+	}
+	e.clock.Advance(3 * time.Hour)
+	if err := e.rootTick(); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.configData()["access_key"]; got != e.engineKeyID {
+		t.Fatalf("rotated while paused: %v", got)
+	}
+	// A manual rotation still works while paused.
+	e.ok(logical.UpdateOperation, "config/rotate-root", nil)
+	rotated := e.configData()["access_key"]
+	if rotated == e.engineKeyID {
+		t.Fatal("config/rotate-root did nothing while paused")
+	}
+	e.clock.Advance(2 * time.Hour)
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"disable_automated_rotation": false})
+	if err := e.rootTick(); err != nil {
+		t.Fatal(err)
+	}
+	cfg = e.configData()
+	if cfg["disable_automated_rotation"] != false || cfg["access_key"] == rotated {
+		t.Fatalf("after resuming, the overdue rotation did not run: %v", cfg)
+	}
+	e.assertEngineWorks()
+}
+
+// TestScheduleRoot_Window: a cron rotation that could not run within
+// rotation_window of its time (Vault was down) is skipped for the next one.
+func TestScheduleRoot_Window(t *testing.T) {
+	e := newTestEnv(t)
+	e.configure(map[string]interface{}{"rotation_schedule": "0 3 * * *", "rotation_window": "2h"})
+	cfg := e.configData()
+	if cfg["rotation_window"] != int64(7200) {
+		t.Fatalf("rotation_window = %v", cfg["rotation_window"])
+	}
+	next, err := time.Parse(time.RFC3339, cfg["next_rotation"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Down from before 03:00 until 05:30: the 03:00 rotation is skipped.
+	e.clock.Advance(next.Sub(e.clock.Now()) + 2*time.Hour + 30*time.Minute)
+	if err := e.rootTick(); err != nil {
+		t.Fatal(err)
+	}
+	cfg = e.configData()
+	if cfg["access_key"] != e.engineKeyID {
+		t.Fatal("rotated outside the window")
+	}
+	if cfg["next_rotation"] != formatTime(next.AddDate(0, 0, 1)) || !strings.Contains(cfg["last_rotation_error"].(string), "did not happen within rotation_window") {
+		t.Fatalf("after the missed window: next %v, error %q; want %s", cfg["next_rotation"], cfg["last_rotation_error"], formatTime(next.AddDate(0, 0, 1)))
+	}
+	// Within the window of the next day's time, it rotates.
+	e.clock.Advance(24*time.Hour - 90*time.Minute)
+	if err := e.rootTick(); err != nil {
+		t.Fatal(err)
+	}
+	cfg = e.configData()
+	if cfg["access_key"] == e.engineKeyID || cfg["last_rotation_error"] != "" {
+		t.Fatalf("within the window: %v", cfg)
+	}
+	// Switching to a period drops the window, which applies to cron only.
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"rotation_period": "1h"})
+	if cfg := e.configData(); cfg["rotation_window"] != int64(0) || cfg["rotation_schedule"] != "" {
+		t.Fatalf("after switching to a period: %v", cfg)
+	}
 }
