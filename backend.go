@@ -40,7 +40,13 @@ const walRollbackMinAge = 10 * time.Minute
 // Factory returns a configured instance of the backend. It is the function
 // Vault calls for each mount.
 func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
-	b := newBackend(defaultEnv())
+	settings, err := processSettings()
+	if err != nil {
+		return nil, err
+	}
+	env := defaultEnv()
+	env.Settings = settings
+	b := newBackend(env)
 	if err := b.Setup(ctx, conf); err != nil {
 		return nil, err
 	}
@@ -71,6 +77,8 @@ type backendEnv struct {
 	RotateConfirmInterval time.Duration
 	// RetryBaseDelay overrides the aliyun client's backoff base (tests).
 	RetryBaseDelay time.Duration
+	// Settings are the operator settings (settings.go).
+	Settings pluginSettings
 
 	// crash, when set, is asked at each step of a multi-step operation
 	// whether the process should "die" there: the operation then returns at
@@ -85,6 +93,7 @@ func defaultEnv() backendEnv {
 		Sleep:                 aliyun.SleepContext,
 		RotateConfirmTimeout:  15 * time.Second,
 		RotateConfirmInterval: time.Second,
+		Settings:              defaultPluginSettings(),
 	}
 }
 
@@ -104,6 +113,9 @@ func (e *backendEnv) fillDefaults() {
 	}
 	if e.RotateConfirmInterval <= 0 {
 		e.RotateConfirmInterval = d.RotateConfirmInterval
+	}
+	if e.Settings.WALRollbackMinAge <= 0 {
+		e.Settings.WALRollbackMinAge = d.Settings.WALRollbackMinAge
 	}
 }
 
@@ -179,7 +191,7 @@ func newBackend(env backendEnv) *backend {
 		),
 		Secrets:           []*framework.Secret{secretAccessKey(b)},
 		WALRollback:       b.walRollback,
-		WALRollbackMinAge: walRollbackMinAge,
+		WALRollbackMinAge: env.Settings.WALRollbackMinAge,
 		Invalidate:        b.invalidate,
 		Clean:             b.clean,
 		PeriodicFunc:      b.periodicFunc,
