@@ -283,5 +283,5 @@ func upstreamErr(what string, err error) error {
 func isClientSideError(err error) bool {
 	code := aliyun.ErrorCode(err)
 	return strings.HasPrefix(code, "InvalidParameter") || strings.HasPrefix(code, "Missing") ||
-		aliyun.IsNotFound(err) || aliyun.IsConflict(err) || aliyun.IsLimitExceeded(err) || aliyun.IsAccessDenied(err)
+		aliyun.IsEntityNotExist(err) || aliyun.IsConflict(err) || aliyun.IsLimitExceeded(err) || aliyun.IsAccessDenied(err)
 }
