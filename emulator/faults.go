@@ -21,8 +21,15 @@ const (
 	Fault5xx = "5xx"
 	// FaultLatency delays the request by the rule's Latency, then serves it.
 	FaultLatency = "latency"
-	// FaultDrop closes the connection without an answer.
+	// FaultDrop closes the connection without an answer, before the request is
+	// processed: nothing is applied.
 	FaultDrop = "drop"
+	// FaultLostAnswer processes the request completely (a create creates, an
+	// AssumeRole issues a session, an error is decided as usual), then closes
+	// the connection without sending the answer: "the service applied the
+	// request, then the answer was lost". It is how tests reproduce a
+	// non-idempotent create whose answer never arrived.
+	FaultLostAnswer = "lost_answer"
 )
 
 // FaultRule injects one kind of fault into matching requests.
@@ -31,7 +38,8 @@ type FaultRule struct {
 	// qualified one ("sts:AssumeRole"), or an edge endpoint ("ECSMetadata",
 	// "CredentialsURI").
 	Action string
-	// Kind is one of FaultThrottle, Fault5xx, FaultLatency, FaultDrop.
+	// Kind is one of FaultThrottle, Fault5xx, FaultLatency, FaultDrop,
+	// FaultLostAnswer.
 	Kind string
 	// Probability that a matching request is affected, in (0, 1]; 0 means 1.
 	Probability float64
@@ -125,7 +133,7 @@ func (c FaultConfig) Validate() error {
 			return fmt.Errorf("rules[%d].action: must not be empty (use \"*\" for every action)", i)
 		}
 		switch r.Kind {
-		case FaultThrottle, FaultDrop:
+		case FaultThrottle, FaultDrop, FaultLostAnswer:
 		case Fault5xx:
 			if r.Status != 0 && r.Status != 500 && r.Status != 503 {
 				return fmt.Errorf("rules[%d].status: must be 500 or 503", i)
@@ -135,7 +143,7 @@ func (c FaultConfig) Validate() error {
 				return fmt.Errorf("rules[%d].latency: must be positive for kind latency", i)
 			}
 		default:
-			return fmt.Errorf("rules[%d].kind: %q is not one of throttle, 5xx, latency, drop", i, r.Kind)
+			return fmt.Errorf("rules[%d].kind: %q is not one of throttle, 5xx, latency, drop, lost_answer", i, r.Kind)
 		}
 		if r.Probability < 0 || r.Probability > 1 {
 			return fmt.Errorf("rules[%d].probability: must be between 0 and 1", i)
@@ -203,7 +211,7 @@ func ruleMatches(rule, action string) bool {
 }
 
 // decide picks the faults for one request: at most one terminal fault (throttle,
-// 5xx, drop) and the sum of the latency faults that fire before it.
+// 5xx, drop, lost_answer) and the sum of the latency faults that fire before it.
 func (f *faultInjector) decide(action string) (latency time.Duration, terminal *FaultRule) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -232,15 +240,27 @@ func (f *faultInjector) decide(action string) (latency time.Duration, terminal *
 	return latency, nil
 }
 
+// faultVerdict tells the caller of applyFaults what is left to do.
+type faultVerdict int
+
+const (
+	// faultNone: serve the request (any injected latency has passed).
+	faultNone faultVerdict = iota
+	// faultAnswered: the fault answered the request or closed its
+	// connection; the caller must not touch the request any more.
+	faultAnswered
+	// faultLoseAnswer: serve the request completely, but into the writer
+	// returned by loseAnswer, then drop the connection (FaultLostAnswer).
+	faultLoseAnswer
+)
+
 // applyFaults injects the configured faults into a request for action
-// ("ECSMetadata", "CredentialsURI", or an RPC action). It reports whether it
-// answered the request (or dropped the connection); latency alone leaves the
-// request to the caller. Error bodies are JSON.
-func (e *Emulator) applyFaults(w http.ResponseWriter, r *http.Request, action string) (handled bool) {
+// ("ECSMetadata", "CredentialsURI", or an RPC action). Error bodies are JSON.
+func (e *Emulator) applyFaults(w http.ResponseWriter, r *http.Request, action string) faultVerdict {
 	return e.applyFaultsFormat(w, r, action, "JSON", r.Host, e.requestID())
 }
 
-func (e *Emulator) applyFaultsFormat(w http.ResponseWriter, r *http.Request, action, format, host, requestID string) bool {
+func (e *Emulator) applyFaultsFormat(w http.ResponseWriter, r *http.Request, action, format, host, requestID string) faultVerdict {
 	latency, rule := e.faults.decide(action)
 	if latency > 0 {
 		t := time.NewTimer(latency)
@@ -248,11 +268,11 @@ func (e *Emulator) applyFaultsFormat(w http.ResponseWriter, r *http.Request, act
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return true
+			return faultAnswered
 		}
 	}
 	if rule == nil {
-		return false
+		return faultNone
 	}
 	prod := productForAction(action)
 	switch rule.Kind {
@@ -265,16 +285,41 @@ func (e *Emulator) applyFaultsFormat(w http.ResponseWriter, r *http.Request, act
 			writeError(w, format, host, requestID, prod, apiErr(http.StatusServiceUnavailable, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."))
 		}
 	case FaultDrop:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return true
-			}
-		}
-		// HTTP/2 or a wrapped writer: abort the response instead.
-		panic(http.ErrAbortHandler)
+		closeConnection(w)
+	case FaultLostAnswer:
+		return faultLoseAnswer
 	}
-	return true
+	return faultAnswered
+}
+
+// loseAnswer serves FaultLostAnswer: the request is served into sink, which
+// keeps nothing, and the caller defers drop, which then closes the connection
+// of w without a byte of the answer having been sent.
+func loseAnswer(w http.ResponseWriter) (sink http.ResponseWriter, drop func()) {
+	return &discardWriter{header: http.Header{}}, func() { closeConnection(w) }
+}
+
+// discardWriter is a ResponseWriter that throws the answer away.
+type discardWriter struct {
+	header http.Header
+}
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// closeConnection closes the connection of w without an answer. Nothing must
+// have been written to w.
+func closeConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	// HTTP/2 or a writer that cannot hijack: abort the response instead
+	// (the server resets the stream or closes the connection).
+	panic(http.ErrAbortHandler)
 }
 
 func productForAction(action string) *product {

@@ -129,14 +129,14 @@ func TestApplyFaultsForEdgeEndpoints(t *testing.T) {
 	e, _ := newTestEmulator(t, nil)
 	e.SetFaults(FaultConfig{Rules: []FaultRule{{Action: "ECSMetadata", Kind: Fault5xx}}})
 	rec := httptest.NewRecorder()
-	if !e.applyFaults(rec, httptest.NewRequest(http.MethodGet, "/latest/meta-data/", nil), "ECSMetadata") {
+	if e.applyFaults(rec, httptest.NewRequest(http.MethodGet, "/latest/meta-data/", nil), "ECSMetadata") != faultAnswered {
 		t.Fatal("ECSMetadata fault not applied")
 	}
 	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "ServiceUnavailable") {
 		t.Fatalf("answer %d %s", rec.Code, rec.Body.String())
 	}
 	rec = httptest.NewRecorder()
-	if e.applyFaults(rec, httptest.NewRequest(http.MethodGet, "/credentials-uri", nil), "CredentialsURI") {
+	if e.applyFaults(rec, httptest.NewRequest(http.MethodGet, "/credentials-uri", nil), "CredentialsURI") != faultNone {
 		t.Fatal("CredentialsURI affected by an ECSMetadata rule")
 	}
 }
