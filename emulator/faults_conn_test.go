@@ -186,3 +186,51 @@ func TestFaultLostAnswer(t *testing.T) {
 		}
 	})
 }
+
+func TestFaultReset(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		tls  bool
+	}{{"plain HTTP", false}, {"TLS", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := New(Options{Seed: trustSeed(), RandSeed: 7})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var srv *httptest.Server
+			if tt.tls {
+				srv = httptest.NewTLSServer(e)
+			} else {
+				srv = httptest.NewServer(e)
+			}
+			defer srv.Close()
+			id, secret := e.MainAccessKey()
+			root, err := aliyun.NewClient(aliyun.Options{
+				Credentials: aliyun.StaticCredentials(aliyun.Credentials{AccessKeyID: id, AccessKeySecret: secret}),
+				Endpoints:   map[aliyun.Product]string{aliyun.RAM: srv.URL},
+				HTTPClient:  srv.Client(),
+				MaxRetries:  -1,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.SetFaults(FaultConfig{Rules: []FaultRule{{Action: "CreateUser", Kind: FaultReset, Count: 1}}})
+			_, err = root.CreateUser(ctx, aliyun.CreateUserInput{UserName: "never-made"})
+			var ne *aliyun.NetworkError
+			if !errors.As(err, &ne) || !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("CreateUser under reset: %v (%T), want a connection reset", err, err)
+			}
+			if _, err := root.GetUser(ctx, "never-made"); aliyun.ErrorCode(err) != "EntityNotExist.User" {
+				t.Fatalf("GetUser after the reset: %v, want EntityNotExist.User (nothing applied)", err)
+			}
+			if _, err := root.CreateUser(ctx, aliyun.CreateUserInput{UserName: "never-made"}); err != nil {
+				t.Fatalf("the retry: %v", err)
+			}
+			if n := e.Counters()["ram:CreateUser"]; n != 2 {
+				t.Fatalf("ram:CreateUser counter %d, want 2", n)
+			}
+		})
+	}
+}
