@@ -154,6 +154,11 @@ func TestFaultConfigValidationAndJSON(t *testing.T) {
 			t.Errorf("config %d accepted", i)
 		}
 	}
+	for _, kind := range []string{FaultThrottle, Fault5xx, FaultDrop, FaultLostAnswer, FaultReset} {
+		if err := (FaultConfig{Rules: []FaultRule{{Action: "*", Kind: kind}}}).Validate(); err != nil {
+			t.Errorf("kind %s refused: %v", kind, err)
+		}
+	}
 	in := `{"seed":5,"rules":[{"action":"AssumeRole","kind":"latency","latency":"250ms","count":2}]}`
 	var c FaultConfig
 	if err := json.Unmarshal([]byte(in), &c); err != nil {
