@@ -9,7 +9,9 @@ import (
 )
 
 // The admin API, under /_emulator/ (JSON in and out, no authentication: the
-// emulator is a development tool meant to listen on loopback):
+// emulator is a development tool meant to listen on loopback; requests must
+// pass the rules of admin_guard.go: a loopback or listener Host, no browser
+// Origin on state-changing requests, bodies as application/json):
 //
 //	GET    /_emulator/state              StateView (no secrets)
 //	GET    /_emulator/counters           per-action call counters
@@ -45,7 +47,18 @@ func readJSON(r *http.Request, dst any) error {
 
 func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/_emulator"), "/")
-	if sub, ok := strings.CutPrefix(path, "oidc/"); ok && sub != "token" {
+	sub, isOIDC := strings.CutPrefix(path, "oidc/")
+	isOIDC = isOIDC && sub != "token"
+	// The issuer's public documents are exempt from the admin rules
+	// (admin_guard.go); everything else, minting tokens included, is not.
+	if !isOIDC || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		if refusal := e.checkAdminRequest(r); refusal != nil {
+			e.log("admin %s %q refused: rule=%s status=%d", r.Method, r.URL.Path, refusal.rule, refusal.status)
+			writeJSON(w, refusal.status, map[string]string{"error": refusal.msg, "rule": refusal.rule})
+			return
+		}
+	}
+	if isOIDC {
 		e.serveOIDC(w, r, sub)
 		return
 	}
