@@ -157,6 +157,7 @@ type UserView struct {
 	Name        string           `json:"name"`
 	ID          string           `json:"id"`
 	DisplayName string           `json:"display_name"`
+	Comments    string           `json:"comments"`
 	CreateDate  time.Time        `json:"create_date"`
 	AccessKeys  []AccessKeyView  `json:"access_keys"`
 	Policies    []AttachmentView `json:"policies"`
@@ -185,6 +186,7 @@ type AttachmentView struct {
 type GroupView struct {
 	Name     string           `json:"name"`
 	ID       string           `json:"id"`
+	Comments string           `json:"comments"`
 	Users    []string         `json:"users"`
 	Policies []AttachmentView `json:"policies"`
 }
@@ -211,6 +213,7 @@ type RoleView struct {
 	Name               string           `json:"name"`
 	ID                 string           `json:"id"`
 	Arn                string           `json:"arn"`
+	Description        string           `json:"description"`
 	TrustPolicy        string           `json:"trust_policy"`
 	MaxSessionDuration int              `json:"max_session_duration"`
 	Policies           []AttachmentView `json:"policies"`
@@ -260,7 +263,7 @@ func (e *Emulator) Snapshot() StateView {
 	}
 	for _, n := range sortedKeys(e.st.Users) {
 		u := e.st.Users[n]
-		uv := UserView{Name: u.Name, ID: u.ID, DisplayName: u.DisplayName, CreateDate: u.CreateDate,
+		uv := UserView{Name: u.Name, ID: u.ID, DisplayName: u.DisplayName, Comments: u.Comments, CreateDate: u.CreateDate,
 			AccessKeys: []AccessKeyView{}, Policies: attachmentViews(u.Policies), Groups: []string{},
 			LoginProfile: u.LoginProfile != nil, MFADevice: u.MFADevice != nil}
 		for _, k := range u.AccessKeys {
@@ -277,7 +280,7 @@ func (e *Emulator) Snapshot() StateView {
 	}
 	for _, n := range sortedKeys(e.st.Groups) {
 		g := e.st.Groups[n]
-		gv := GroupView{Name: g.Name, ID: g.ID, Users: []string{}, Policies: attachmentViews(g.Policies)}
+		gv := GroupView{Name: g.Name, ID: g.ID, Comments: g.Comments, Users: []string{}, Policies: attachmentViews(g.Policies)}
 		for _, u := range e.groupMembersLocked(g.Name) {
 			gv.Users = append(gv.Users, u.Name)
 		}
@@ -294,7 +297,7 @@ func (e *Emulator) Snapshot() StateView {
 	}
 	for _, n := range sortedKeys(e.st.Roles) {
 		r := e.st.Roles[n]
-		v.Roles = append(v.Roles, RoleView{Name: r.Name, ID: r.ID, Arn: e.roleARNLocked(r.Name), TrustPolicy: r.TrustPolicy,
+		v.Roles = append(v.Roles, RoleView{Name: r.Name, ID: r.ID, Arn: e.roleARNLocked(r.Name), Description: r.Description, TrustPolicy: r.TrustPolicy,
 			MaxSessionDuration: r.MaxSessionDuration, Policies: attachmentViews(r.Policies)})
 	}
 	for _, n := range sortedKeys(e.st.OIDCProviders) {
