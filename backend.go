@@ -50,7 +50,7 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 	if err := b.Setup(ctx, conf); err != nil {
 		return nil, err
 	}
-	return b, nil
+	return httpStatusBackend{b}, nil
 }
 
 // backendEnv is what the backend takes from its surroundings. Production uses

@@ -566,3 +566,49 @@ func TestRotateRoot_ARNCaseDoesNotMatter(t *testing.T) {
 		t.Fatalf("engine user's keys = %v", keys)
 	}
 }
+
+// TestHTTPStatus_UpstreamFailures: a request that fails because of Alibaba
+// Cloud (an outage, a lost answer, throttling) reaches Vault's clients as a
+// 502, one that Alibaba refuses as asked as a 400, never as a 500 (Vault maps
+// a plugin's plain error to 500).
+func TestHTTPStatus_UpstreamFailures(t *testing.T) {
+	e := newTestEnv(t)
+	e.configure(map[string]interface{}{"max_retries": 0})
+	e.ok(logical.CreateOperation, "role/sts", map[string]interface{}{"role_arn": e.readerARN})
+	e.ok(logical.CreateOperation, "role/nope", map[string]interface{}{"role_arn": "acs:ram::" + e.acct + ":role/missing"})
+	h := httpStatusBackend{e.b}
+	read := func(path string) (int, string) {
+		t.Helper()
+		resp, err := h.HandleRequest(e.ctx, &logical.Request{Operation: logical.ReadOperation, Path: path, Storage: e.s, DisplayName: "token-alice"})
+		if err != nil {
+			t.Fatalf("read %s: error %v, want a response with a status", path, err)
+		}
+		code, _ := resp.Data[logical.HTTPStatusCode].(int)
+		body, _ := resp.Data[logical.HTTPRawBody].(string)
+		return code, body
+	}
+	for _, tc := range []struct {
+		kind string
+		want int
+	}{{emulator.Fault5xx, 502}, {emulator.FaultDrop, 502}, {emulator.FaultThrottle, 502}} {
+		e.emu.SetFaults(emulator.FaultConfig{Rules: []emulator.FaultRule{{Action: "AssumeRole", Kind: tc.kind}}})
+		code, body := read("creds/sts")
+		if code != tc.want || !strings.HasPrefix(body, `{"errors":["assuming`) {
+			t.Errorf("%s: status %d body %s, want %d with Vault's error form", tc.kind, code, body, tc.want)
+		}
+	}
+	e.emu.SetFaults(emulator.FaultConfig{})
+	if code, body := read("creds/nope"); code != 400 || !strings.Contains(body, "EntityNotExist.Role") {
+		t.Errorf("a missing RAM role: status %d body %s, want 400 naming Alibaba's code", code, body)
+	}
+	// Success and input errors pass through unchanged.
+	resp, err := h.HandleRequest(e.ctx, &logical.Request{Operation: logical.ReadOperation, Path: "creds/sts", Storage: e.s, DisplayName: "token-alice"})
+	if err != nil || resp.Secret == nil {
+		t.Fatalf("issue through the wrapper: %v %v", resp, err)
+	}
+	e.addSecret(resp.Data["secret_key"].(string), resp.Data["security_token"].(string))
+	resp, err = h.HandleRequest(e.ctx, &logical.Request{Operation: logical.ReadOperation, Path: "creds/missing", Storage: e.s})
+	if err != nil || !resp.IsError() {
+		t.Fatalf("unknown role through the wrapper: %v %v", resp, err)
+	}
+}
