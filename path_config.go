@@ -81,6 +81,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 
 	client, err := b.newEngineClient(cfg)
 	if err != nil {
+		if ie, ok := err.(*inputError); ok {
+			return logical.ErrorResponse(ie.msg), nil
+		}
 		return logical.ErrorResponse("config: %s", err), nil
 	}
 	vctx, cancel := context.WithTimeout(ctx, verifyTimeout)

@@ -23,7 +23,8 @@ func TestMigrateFromBuiltin(t *testing.T) {
 	v.MustCLI("write", legacy+"/role/readonly", "role_arn="+c.ReadonlyARN)
 	v.MustCLI("write", legacy+"/role/developer", "remote_policies=name:ReadOnlyAccess,type:System", "ttl=1800", "max_ttl=3600")
 
-	v.MustCLI("plugin", "register", "-sha256="+suite.pluginSHA, "-version="+pluginVersion, "-command="+pluginName, "secret", "alicloud")
+	v.MustCLI(append(append([]string{"plugin", "register", "-sha256=" + suite.pluginSHA, "-version=" + pluginVersion},
+		pluginEnvFlags()...), "-command="+pluginName, "secret", "alicloud")...)
 	v.MustCLI("secrets", "tune", "-plugin-version="+pluginVersion, legacy+"/")
 	// Vault 1.21.0's `vault plugin reload -mounts=...` calls sys/plugins/reload/unknown in the root namespace and
 	// gets a 404, so the README reloads by plugin name and type, as here.

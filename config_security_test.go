@@ -1,0 +1,103 @@
+package alicloud
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// withTokenDirs sets the token directories of the backend under test.
+func withTokenDirs(dirs ...string) envOption {
+	return func(env *backendEnv) { env.Settings.TokenDirs = dirs }
+}
+
+// TestConfig_TokenFileConfined: oidc_token_file names a file in the token
+// directories, symlinks resolved, and nothing else: a config writer cannot
+// make the engine send another readable file (the process environment,
+// Vault's configuration, a TLS key) to STS as a token.
+func TestConfig_TokenFileConfined(t *testing.T) {
+	tokens := filepath.Join(t.TempDir(), "rrsa-tokens")
+	outside := t.TempDir()
+	e := newTestEnv(t, withTokenDirs(tokens))
+	tok, err := e.emu.MintOIDCToken(oidcProvider, oidcSubject, "", 3*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addSecret(tok)
+	write := func(path, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(target, name string) {
+		t.Helper()
+		if err := os.Symlink(target, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A valid token outside the directories: even a real token is refused there.
+	write(filepath.Join(outside, "token"), tok)
+	write(filepath.Join(tokens, "token"), tok)
+	link(filepath.Join(outside, "token"), filepath.Join(tokens, "link-out"))
+	link(outside, filepath.Join(tokens, "dir-out"))
+
+	cfg := func(file string) map[string]interface{} {
+		return map[string]interface{}{"credential_type": "oidc_role_arn", "role_arn": e.oidcRoleARN, "oidc_provider_arn": e.oidcProvARN,
+			"oidc_token_file": file, "sts_endpoint": e.url, "ram_endpoint": e.url}
+	}
+	notIn := " is not in a directory this plugin may read tokens from (ALICLOUD_PLUGIN_TOKEN_DIRS allows " + tokens + ", symlinks resolved)"
+	for _, tc := range []struct{ name, file, want string }{
+		{"process environment", "/proc/self/environ", "oidc_token_file: /proc/self/environ" + notIn},
+		{"file outside", filepath.Join(outside, "token"), "oidc_token_file: " + filepath.Join(outside, "token") + notIn},
+		{"dot-dot", tokens + "/../" + filepath.Base(outside) + "/token", "oidc_token_file: must be a clean path"},
+		{"symlink out", filepath.Join(tokens, "link-out"), "oidc_token_file: " + filepath.Join(tokens, "link-out") + notIn},
+		{"symlinked directory out", filepath.Join(tokens, "dir-out", "token"), "oidc_token_file: " + filepath.Join(tokens, "dir-out", "token") + notIn},
+		{"missing file outside says nothing of it", "/etc/no-such-file", "oidc_token_file: /etc/no-such-file" + notIn},
+		{"the directory itself", tokens, "oidc_token_file: " + tokens + notIn},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.t = t
+			e.badRequest(logical.UpdateOperation, "config", cfg(tc.file), tc.want)
+		})
+	}
+	e.t = t
+	if got := e.emu.Counters()["sts:AssumeRoleWithOIDC"]; got != 0 {
+		t.Fatalf("refused token files were sent to STS %d times", got)
+	}
+
+	// The default chain's token file obeys the same rule.
+	e.b.env.Getenv = func(k string) string {
+		return map[string]string{"ALIBABA_CLOUD_ROLE_ARN": e.oidcRoleARN, "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": e.oidcProvARN,
+			"ALIBABA_CLOUD_OIDC_TOKEN_FILE": "/proc/self/environ"}[k]
+	}
+	e.badRequest(logical.UpdateOperation, "config", map[string]interface{}{"credential_type": "default", "sts_endpoint": e.url, "ram_endpoint": e.url},
+		"ALIBABA_CLOUD_OIDC_TOKEN_FILE: /proc/self/environ"+notIn)
+	e.b.env.Getenv = func(string) string { return "" }
+
+	// A file inside is accepted, and used.
+	e.ok(logical.UpdateOperation, "config", cfg(filepath.Join(tokens, "token")))
+	e.ok(logical.UpdateOperation, "role/reader", map[string]interface{}{"role_arn": e.readerARN})
+	e.ok(logical.ReadOperation, "creds/reader", nil)
+	if got := e.emu.Counters()["sts:AssumeRoleWithOIDC"]; got != 1 {
+		t.Fatalf("AssumeRoleWithOIDC calls = %d, want 1", got)
+	}
+
+	// The file is replaced by a symlink out of the directory after the
+	// write: the next refresh of the engine's session refuses it.
+	if err := os.Remove(filepath.Join(tokens, "token")); err != nil {
+		t.Fatal(err)
+	}
+	link(filepath.Join(outside, "token"), filepath.Join(tokens, "token"))
+	e.clock.Advance(2 * time.Hour)
+	e.fails(logical.ReadOperation, "creds/reader", nil, "oidc_token_file: "+filepath.Join(tokens, "token")+notIn)
+	if got := e.emu.Counters()["sts:AssumeRoleWithOIDC"]; got != 1 {
+		t.Fatalf("AssumeRoleWithOIDC calls after the swap = %d, want still 1", got)
+	}
+}
