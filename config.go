@@ -557,8 +557,56 @@ func applyConfigFields(existing *configEntry, d configFieldData) (*configEntry, 
 	if err := validateConfig(cfg); err != nil {
 		return nil, err
 	}
+	if existing != nil {
+		if err := requireSecretsAgain(existing, cfg, given); err != nil {
+			return nil, err
+		}
+	}
 	return cfg, nil
 }
+
+// rebindingFields decide where the stored secrets are sent or what they
+// are used for. A write that changes one must give the secrets again: a
+// writer who may change the config but does not know its secrets could
+// otherwise point the stored secret (and the sessions and rotated keys it
+// leads to) at a host of their choosing.
+var rebindingFields = []string{
+	"credential_type", "sts_endpoint", "ram_endpoint", "credentials_uri", "metadata_endpoint",
+	"role_arn", "oidc_provider_arn", "oidc_token_file",
+}
+
+// requireSecretsAgain refuses a write that keeps a stored secret while
+// changing a rebinding field. The security token is needed again when the
+// config keeps one.
+func requireSecretsAgain(existing, cfg *configEntry, given func(string) bool) error {
+	changed := ""
+	for _, name := range rebindingFields {
+		f := configFieldByName[name]
+		if given(name) && f.value(existing) != f.value(cfg) {
+			changed = name
+			break
+		}
+	}
+	if changed == "" {
+		return nil
+	}
+	for _, name := range []string{"secret_key", "security_token"} {
+		f := configFieldByName[name]
+		if f.isSet(cfg) && !given(name) {
+			return inputErrorf("%s: required when %s changes: a changed endpoint or identity must come with the secrets it uses (the stored ones are not carried over)", name, changed)
+		}
+	}
+	return nil
+}
+
+// configFieldByName indexes configFields.
+var configFieldByName = func() map[string]*configField {
+	m := make(map[string]*configField, len(configFields))
+	for _, f := range configFields {
+		m[f.name] = f
+	}
+	return m
+}()
 
 // validateConfig checks a whole config: the identity fields against its
 // credential type, then each set field against its rule.

@@ -1,12 +1,17 @@
 package alicloud
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
 )
 
 // withTokenDirs sets the token directories of the backend under test.
@@ -99,5 +104,67 @@ func TestConfig_TokenFileConfined(t *testing.T) {
 	e.fails(logical.ReadOperation, "creds/reader", nil, "oidc_token_file: "+filepath.Join(tokens, "token")+notIn)
 	if got := e.emu.Counters()["sts:AssumeRoleWithOIDC"]; got != 1 {
 		t.Fatalf("AssumeRoleWithOIDC calls after the swap = %d, want still 1", got)
+	}
+}
+
+// TestConfig_RebindingNeedsSecrets: a write that changes where the stored
+// secrets go, or what they are used for, must give them again; otherwise a
+// writer who cannot read them could send them (or the sessions and rotated
+// keys they lead to) to a host of their choosing.
+func TestConfig_RebindingNeedsSecrets(t *testing.T) {
+	var hits atomic.Int64
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "no", http.StatusTeapot)
+	}))
+	defer evil.Close()
+
+	e := newTestEnv(t)
+	e.configure(nil)
+	for _, tc := range []struct {
+		name string
+		data map[string]interface{}
+		want string
+	}{
+		{"sts_endpoint", map[string]interface{}{"sts_endpoint": evil.URL}, "secret_key: required when sts_endpoint changes"},
+		{"ram_endpoint", map[string]interface{}{"ram_endpoint": evil.URL}, "secret_key: required when ram_endpoint changes"},
+		{"credential_type", map[string]interface{}{"credential_type": "ram_role_arn", "access_key": e.engineKeyID, "role_arn": e.engineRoleARN, "sts_endpoint": evil.URL},
+			"secret_key: required when access_key changes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.t = t
+			e.badRequest(logical.UpdateOperation, "config", tc.data, tc.want)
+		})
+	}
+	e.t = t
+	if hits.Load() != 0 {
+		t.Fatalf("refused writes sent %d requests to the new endpoint", hits.Load())
+	}
+	// No change, or a change that moves nothing (region stays on
+	// Alibaba's own endpoints), needs no secret.
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"sts_endpoint": e.url, "ram_endpoint": e.url, "region": "cn-beijing"})
+	// With the secret, the change is made.
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"sts_endpoint": e.url + "/", "secret_key": e.engineSecret})
+	if got := e.ok(logical.ReadOperation, "config", nil).Data["sts_endpoint"]; got != e.url+"/" {
+		t.Errorf("sts_endpoint = %v, want %s/", got, e.url)
+	}
+
+	// A ram_role_arn config: changing the role needs the secret.
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"credential_type": "ram_role_arn", "access_key": e.engineKeyID, "secret_key": e.engineSecret, "role_arn": e.engineRoleARN})
+	e.badRequest(logical.UpdateOperation, "config", map[string]interface{}{"role_arn": e.wideARN}, "secret_key: required when role_arn changes")
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"role_arn": e.wideARN, "secret_key": e.engineSecret})
+
+	// An sts config: the security token is needed too.
+	out, err := e.client(e.engineKeyID, e.engineSecret, "").AssumeRole(e.ctx, aliyun.AssumeRoleInput{RoleArn: e.engineRoleARN, RoleSessionName: "preissued", DurationSeconds: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addSecret(out.Credentials.AccessKeySecret, out.Credentials.SecurityToken)
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"credential_type": "sts", "access_key": out.Credentials.AccessKeyID,
+		"secret_key": out.Credentials.AccessKeySecret, "security_token": out.Credentials.SecurityToken})
+	e.badRequest(logical.UpdateOperation, "config", map[string]interface{}{"ram_endpoint": evil.URL, "secret_key": out.Credentials.AccessKeySecret},
+		"security_token: required when ram_endpoint changes")
+	if hits.Load() != 0 {
+		t.Fatalf("refused writes sent %d requests to the new endpoint", hits.Load())
 	}
 }

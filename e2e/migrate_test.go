@@ -50,7 +50,8 @@ func TestMigrateFromBuiltin(t *testing.T) {
 		"access_key": c.EngineKey.AccessKeyID, "secret_key_set": true, "credential_type": "access_key",
 	})
 	// The old plugin could not point at another endpoint; a partial write adds that and checks the old key.
-	resp := v.Write(legacy+"/config", map[string]any{"sts_endpoint": c.URL, "ram_endpoint": c.URL})
+	// New endpoints need the secret again (the engine does not send a stored secret to endpoints a write just named).
+	resp := v.Write(legacy+"/config", map[string]any{"sts_endpoint": c.URL, "ram_endpoint": c.URL, "secret_key": c.EngineKey.AccessKeySecret})
 	if resp == nil {
 		t.Fatal("partial config write returned no identity")
 	}
