@@ -3,7 +3,9 @@ package alicloud
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -281,11 +283,13 @@ file, the ECS instance role, a credentials URI). Only "default" reads the enviro
 		name:     "credentials_uri",
 		typ:      framework.TypeString,
 		display:  "Credentials URI",
-		help:     `URL that serves credentials as JSON ("credentials_uri").`,
+		help:     `URL that serves credentials as JSON ("credentials_uri"). A read shows it with the query values redacted.`,
 		types:    []string{credTypeCredentialsURI},
 		required: []string{credTypeCredentialsURI},
 		ptr:      func(c *configEntry) any { return &c.CredentialsURI },
 		validate: func(c *configEntry) error { return validateHTTPURL(c.CredentialsURI, true) },
+		// Its query (and any user information) may carry a token.
+		read: func(c *configEntry) interface{} { return redactURL(c.CredentialsURI) },
 	},
 	{
 		name:     "profile",
@@ -654,3 +658,60 @@ func configResponseData(c *configEntry) map[string]interface{} {
 	}
 	return data
 }
+
+// redactURL shows a URL without user information and with every query value
+// replaced, keeping the parameter names; "" stays "".
+func redactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	u.Fragment, u.RawFragment = "", ""
+	if u.RawQuery != "" {
+		q := u.Query()
+		names := make([]string, 0, len(q))
+		for k := range q {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, k := range names {
+			parts[i] = url.QueryEscape(k) + "=" + redacted
+		}
+		u.RawQuery = strings.Join(parts, "&")
+	}
+	return u.String()
+}
+
+// redacted stands for a hidden value.
+const redacted = "REDACTED"
+
+// String shows the config with its secrets replaced, so that a config
+// printed with %v or %+v (a log line, an error) reveals none of them.
+func (c configEntry) String() string {
+	var b strings.Builder
+	b.WriteString("configEntry{")
+	for i, f := range configFields {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(f.name)
+		b.WriteString(":")
+		if f.secret {
+			if f.isSet(&c) {
+				b.WriteString(redacted)
+			}
+			continue
+		}
+		fmt.Fprint(&b, f.value(&c))
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString is String, for %#v.
+func (c configEntry) GoString() string { return c.String() }

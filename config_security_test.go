@@ -1,10 +1,12 @@
 package alicloud
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/emulator"
 )
 
 // withTokenDirs sets the token directories of the backend under test.
@@ -166,5 +169,41 @@ func TestConfig_RebindingNeedsSecrets(t *testing.T) {
 		"security_token: required when ram_endpoint changes")
 	if hits.Load() != 0 {
 		t.Fatalf("refused writes sent %d requests to the new endpoint", hits.Load())
+	}
+}
+
+// TestConfig_ReadHidesURIQueryAndSecrets: the read shows credentials_uri
+// without its query values, and a config printed with any verb shows no
+// secret.
+func TestConfig_ReadHidesURIQueryAndSecrets(t *testing.T) {
+	e := newTestEnv(t)
+	const uriToken = "uri-token-0123456789"
+	e.addSecret(uriToken)
+	e.emu.SetCredentialsURI(emulator.CredentialsURISettings{RoleName: e.ecsRole})
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"credential_type": "credentials_uri",
+		"credentials_uri": e.url + "/credentials-uri?token=" + uriToken + "&role=x", "sts_endpoint": e.url, "ram_endpoint": e.url})
+	read := e.ok(logical.ReadOperation, "config", nil).Data
+	if want := e.url + "/credentials-uri?role=REDACTED&token=REDACTED"; read["credentials_uri"] != want {
+		t.Errorf("credentials_uri reads as %v, want %s", read["credentials_uri"], want)
+	}
+	for k, v := range read {
+		if strings.Contains(fmt.Sprint(v), uriToken) {
+			t.Errorf("read field %s shows the URI's token", k)
+		}
+	}
+
+	cfg := configEntry{AccessKey: "LTAIkey", SecretKey: "secret-0123456789", SecurityToken: "token-0123456789", CredentialsURI: "http://h/c?t=" + uriToken}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []interface{}{cfg, &cfg} {
+			out := fmt.Sprintf(verb, v)
+			for _, secret := range []string{cfg.SecretKey, cfg.SecurityToken, uriToken} {
+				if strings.Contains(out, secret) {
+					t.Errorf("%s of %T shows a secret: %s", verb, v, out)
+				}
+			}
+			if !strings.Contains(out, "secret_key:REDACTED") || !strings.Contains(out, "access_key:LTAIkey") {
+				t.Errorf("%s of %T = %s, want the fields with secret_key:REDACTED", verb, v, out)
+			}
+		}
 	}
 }
