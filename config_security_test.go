@@ -207,3 +207,47 @@ func TestConfig_ReadHidesURIQueryAndSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestConfig_RAMEndpointChecked: a write that names a ram_endpoint checks it
+// with a RAM read, so an endpoint that is not RAM is refused with a 400 when
+// written rather than found at revocation time.
+func TestConfig_RAMEndpointChecked(t *testing.T) {
+	var hits atomic.Int64
+	notRAM := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.URL.Path == "/json" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{}`))
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte("<html><body>404 Not Found</body></html>"))
+	}))
+	defer notRAM.Close()
+
+	e := newTestEnv(t)
+	e.badRequest(logical.UpdateOperation, "config", map[string]interface{}{"access_key": e.engineKeyID, "secret_key": e.engineSecret,
+		"sts_endpoint": e.url, "ram_endpoint": notRAM.URL}, "ram_endpoint: "+notRAM.URL+"/ did not answer a RAM read (ListUsers) as Alibaba Cloud RAM does")
+	e.badRequest(logical.UpdateOperation, "config", map[string]interface{}{"access_key": e.engineKeyID, "secret_key": e.engineSecret,
+		"sts_endpoint": e.url, "ram_endpoint": notRAM.URL + "/json"}, "ram_endpoint: "+notRAM.URL+"/json answered a RAM read (ListUsers) without a RequestId")
+	if hits.Load() != 2 {
+		t.Errorf("the wrong endpoint saw %d requests, want 2 (one check each)", hits.Load())
+	}
+	if resp := e.ok(logical.ReadOperation, "config", nil); resp != nil {
+		t.Fatalf("a refused write stored a config: %v", resp.Data)
+	}
+
+	// An identity that may not read RAM still passes: RAM answered, with a
+	// refusal in RAM's own form.
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"credential_type": "ram_role_arn", "access_key": e.engineKeyID, "secret_key": e.engineSecret,
+		"role_arn": e.readerARN, "sts_endpoint": e.url, "ram_endpoint": e.url})
+	if got := e.emu.Counters()["ram:ListUsers"]; got != 1 {
+		t.Errorf("ram:ListUsers calls = %d, want 1", got)
+	}
+	// A partial update that leaves ram_endpoint alone does not check again.
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"region": "cn-hangzhou"})
+	if got := e.emu.Counters()["ram:ListUsers"]; got != 1 {
+		t.Errorf("ram:ListUsers calls after a region change = %d, want still 1", got)
+	}
+}

@@ -96,6 +96,12 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		}
 		return logical.ErrorResponse("config: the credentials could not be verified with GetCallerIdentity: %s", err), nil
 	}
+	if ramEndpointChanged(existing, cfg) {
+		if resp, err := checkRAMEndpoint(vctx, client); resp != nil || err != nil {
+			client.close()
+			return resp, err
+		}
+	}
 	if err := writeConfig(ctx, req.Storage, cfg); err != nil {
 		client.close()
 		return nil, err
@@ -115,6 +121,35 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		resp.AddWarning(w)
 	}
 	return resp, nil
+}
+
+// ramEndpointChanged reports whether a write names a RAM endpoint the
+// stored config did not use. Alibaba's own default is not probed.
+func ramEndpointChanged(existing, cfg *configEntry) bool {
+	if existing == nil {
+		return cfg.RAMEndpoint != ""
+	}
+	return cfg.RAMEndpoint != existing.RAMEndpoint && cfg.RAMEndpoint != ""
+}
+
+// checkRAMEndpoint makes the cheapest RAM read (ListUsers, one item) so that
+// a wrong ram_endpoint (an HTML 404 page, another product's endpoint) is
+// refused when it is written rather than found at revocation time. An
+// answer in RAM's form counts, a refusal for lack of permission included:
+// an engine that only issues STS credentials may not read RAM.
+func checkRAMEndpoint(ctx context.Context, c *engineClient) (*logical.Response, error) {
+	_, requestID, err := c.api.ListUsersPage(ctx, 1)
+	switch {
+	case err == nil && requestID != "":
+		return nil, nil
+	case err == nil:
+		return logical.ErrorResponse("ram_endpoint: %s answered a RAM read (ListUsers) without a RequestId; it does not look like Alibaba Cloud RAM", c.api.Endpoint(aliyun.RAM)), nil
+	case aliyun.IsThrottling(err):
+		return nil, upstreamErr("checking ram_endpoint", err)
+	case aliyun.IsAccessDenied(err) && aliyun.RequestID(err) != "":
+		return nil, nil
+	}
+	return logical.ErrorResponse("ram_endpoint: %s did not answer a RAM read (ListUsers) as Alibaba Cloud RAM does: %s", c.api.Endpoint(aliyun.RAM), err), nil
 }
 
 // verifyTimeout bounds the GetCallerIdentity check of a config write.
