@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -249,5 +250,40 @@ func TestConfig_RAMEndpointChecked(t *testing.T) {
 	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"region": "cn-hangzhou"})
 	if got := e.emu.Counters()["ram:ListUsers"]; got != 1 {
 		t.Errorf("ram:ListUsers calls after a region change = %d, want still 1", got)
+	}
+}
+
+// TestConfigFields_CoverEntry: every stored field of configEntry has its
+// descriptor, and every descriptor with a pointer points into the entry, so
+// that schema, validation and read response cannot miss a field.
+func TestConfigFields_CoverEntry(t *testing.T) {
+	typ := reflect.TypeOf(configEntry{})
+	for i := 0; i < typ.NumField(); i++ {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if configFieldByName[name] == nil {
+			t.Errorf("configEntry field %s (%s) has no descriptor in configFields", typ.Field(i).Name, name)
+		}
+	}
+	if len(configFields) != typ.NumField() {
+		t.Errorf("%d descriptors for %d configEntry fields", len(configFields), typ.NumField())
+	}
+	schemas := configFieldSchemas()
+	read := configResponseData(&configEntry{})
+	for _, f := range configFields {
+		if schemas[f.name] == nil || schemas[f.name].Description == "" {
+			t.Errorf("%s: no schema or no help", f.name)
+		}
+		key := f.name
+		if f.secret {
+			key += "_set"
+		}
+		if _, ok := read[key]; !ok {
+			t.Errorf("%s: not in the read response (as %s)", f.name, key)
+		}
+		if f.secret {
+			if _, ok := read[f.name]; ok {
+				t.Errorf("%s: a secret field is in the read response", f.name)
+			}
+		}
 	}
 }
