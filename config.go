@@ -157,7 +157,8 @@ var configFields = []*configField{
 "ecs_ram_role" (the ECS instance RAM role), "oidc_role_arn" (a RAM role assumed with an OIDC token file,
 as ACK RRSA provides), "credentials_uri" (a URI that serves credentials) or "default" (the default
 credential chain of the Vault server's environment: environment variables, OIDC variables, the profile
-file, the ECS instance role, a credentials URI). Only "default" reads the environment.`,
+file, the ECS instance role, a credentials URI). Only "default" reads the environment. "default" and
+"ecs_ram_role" need the operator setting ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true.`,
 		// Decoded by applyConfigFields, which chooses the type first.
 		decode: func(*configEntry, interface{}) {},
 		read:   func(c *configEntry) interface{} { return c.effectiveType() },
@@ -273,7 +274,7 @@ file, the ECS instance role, a credentials URI). Only "default" reads the enviro
 		name:     "oidc_token_file",
 		typ:      framework.TypeString,
 		display:  "OIDC token file",
-		help:     `Absolute path of the OIDC token file, read again at each refresh ("oidc_role_arn"; ACK RRSA mounts it).`,
+		help:     `Absolute path of the OIDC token file, read again at each refresh ("oidc_role_arn"; ACK RRSA mounts it). It must be in a directory of the operator setting ALICLOUD_PLUGIN_TOKEN_DIRS (default: ACK's RRSA directory).`,
 		types:    []string{credTypeOIDCRoleARN},
 		required: []string{credTypeOIDCRoleARN},
 		ptr:      func(c *configEntry) any { return &c.OIDCTokenFile },
@@ -322,7 +323,7 @@ Default: http://100.100.100.200. Set it only for unusual networks or for tests a
 		name:     "sts_endpoint",
 		typ:      framework.TypeString,
 		display:  "STS endpoint",
-		help:     "STS endpoint URL or host, overriding the one derived from region.",
+		help:     "STS endpoint URL or host, overriding the one derived from region. It must match the operator setting ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS (default: https://*.aliyuncs.com).",
 		ptr:      func(c *configEntry) any { return &c.STSEndpoint },
 		validate: func(c *configEntry) error { return validateHTTPURL(c.STSEndpoint, false) },
 	},
@@ -330,7 +331,7 @@ Default: http://100.100.100.200. Set it only for unusual networks or for tests a
 		name:     "ram_endpoint",
 		typ:      framework.TypeString,
 		display:  "RAM endpoint",
-		help:     "RAM endpoint URL or host. Default: ram.aliyuncs.com.",
+		help:     "RAM endpoint URL or host. Default: ram.aliyuncs.com. It must match the operator setting ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS (default: https://*.aliyuncs.com); a new one is checked with a RAM read.",
 		ptr:      func(c *configEntry) any { return &c.RAMEndpoint },
 		validate: func(c *configEntry) error { return validateHTTPURL(c.RAMEndpoint, false) },
 	},

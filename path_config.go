@@ -219,6 +219,19 @@ when the check fails, and returns the account id, identity type and ARN.
 Secrets (secret_key, security_token) are never returned; a read shows whether
 they are set. The stored config is seal-wrapped.
 
+A write that changes sts_endpoint, ram_endpoint, credentials_uri,
+metadata_endpoint, role_arn, oidc_provider_arn, oidc_token_file or
+credential_type must give secret_key again (and security_token when the
+config keeps one). A new ram_endpoint is checked with a RAM read.
+
+The operator, who registers the plugin, decides what any config may use
+(vault plugin register -env NAME=value): ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS
+(default https://*.aliyuncs.com) for every URL the engine calls,
+ALICLOUD_PLUGIN_TOKEN_DIRS (default ACK's RRSA directory) for
+oidc_token_file, and ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY (default false)
+for credential_type "default" and "ecs_ram_role". A refused write names the
+setting; a stored config the settings no longer allow stops working.
+
 region, sts_endpoint, ram_endpoint and use_vpc_endpoint choose the endpoints;
 max_retries and request_timeout shape the calls; username_template names the
 RAM users of ram_user roles. metadata_endpoint is an advanced setting for
