@@ -274,7 +274,7 @@ func (s *pluginSettings) checkConfig(cfg *configEntry, getenv func(string) strin
 			"an operator allows it by registering the plugin with -env %s=true", t, what, envAllowAmbientIdentity)
 	}
 	for _, ep := range configEndpoints(cfg, getenv) {
-		if err := s.checkEndpoint(ep.field, ep.url); err != nil {
+		if err := s.checkEndpoint(ep.field, ep.url, ep.rpc); err != nil {
 			return err
 		}
 	}
@@ -289,7 +289,12 @@ func (s *pluginSettings) checkConfig(cfg *configEntry, getenv func(string) strin
 	return nil
 }
 
-type namedEndpoint struct{ field, url string }
+// namedEndpoint is a URL the engine may call and the field that chose it;
+// rpc marks Alibaba Cloud OpenAPI endpoints (STS, RAM).
+type namedEndpoint struct {
+	field, url string
+	rpc        bool
+}
 
 // configEndpoints lists the URLs a client built from cfg may call, each
 // with the field that chose it.
@@ -297,25 +302,25 @@ func configEndpoints(cfg *configEntry, getenv func(string) string) []namedEndpoi
 	var out []namedEndpoint
 	derived := func(field, explicit string, p aliyun.Product) {
 		if explicit != "" {
-			out = append(out, namedEndpoint{field, explicit})
+			out = append(out, namedEndpoint{field, explicit, true})
 			return
 		}
-		out = append(out, namedEndpoint{field + " (derived from region)", aliyun.DefaultEndpoint(p, cfg.Region, cfg.UseVPCEndpoint)})
+		out = append(out, namedEndpoint{field + " (derived from region)", aliyun.DefaultEndpoint(p, cfg.Region, cfg.UseVPCEndpoint), true})
 	}
 	derived("sts_endpoint", cfg.STSEndpoint, aliyun.STS)
 	derived("ram_endpoint", cfg.RAMEndpoint, aliyun.RAM)
 	switch cfg.effectiveType() {
 	case credTypeCredentialsURI:
-		out = append(out, namedEndpoint{"credentials_uri", cfg.CredentialsURI})
+		out = append(out, namedEndpoint{"credentials_uri", cfg.CredentialsURI, false})
 	case credTypeECSRAMRole, credTypeDefault:
 		if cfg.MetadataEndpoint != "" {
-			out = append(out, namedEndpoint{"metadata_endpoint", cfg.MetadataEndpoint})
+			out = append(out, namedEndpoint{"metadata_endpoint", cfg.MetadataEndpoint, false})
 		} else {
-			out = append(out, namedEndpoint{"metadata_endpoint (default)", credentials.DefaultMetadataEndpoint})
+			out = append(out, namedEndpoint{"metadata_endpoint (default)", credentials.DefaultMetadataEndpoint, false})
 		}
 		if cfg.effectiveType() == credTypeDefault {
 			if u := getenv(credentials.EnvCredentialsURI); u != "" {
-				out = append(out, namedEndpoint{credentials.EnvCredentialsURI, u})
+				out = append(out, namedEndpoint{credentials.EnvCredentialsURI, u, false})
 			}
 		}
 	}
@@ -324,7 +329,12 @@ func configEndpoints(cfg *configEntry, getenv func(string) string) []namedEndpoi
 
 // checkEndpoint refuses a URL no allowed pattern matches. The message shows
 // only the URL's scheme, host and port: its path or query may hold a token.
-func (s *pluginSettings) checkEndpoint(field, raw string) error {
+//
+// An RPC endpoint with a path is allowed only by a pattern that names its
+// host: Alibaba's OpenAPI endpoints answer at /, and a path is how a
+// customer's own function under the same domain (a Function Compute HTTP
+// trigger under *.fc.aliyuncs.com) would be reached.
+func (s *pluginSettings) checkEndpoint(field, raw string, rpc bool) error {
 	v := raw
 	if !strings.Contains(v, "://") {
 		v = "https://" + v
@@ -334,10 +344,20 @@ func (s *pluginSettings) checkEndpoint(field, raw string) error {
 		return inputErrorf("%s: must be a valid http:// or https:// URL", field)
 	}
 	allowed := s.allowedEndpoints()
+	pathRefused := false
 	for _, p := range allowed {
-		if p.matches(u) {
-			return nil
+		if !p.matches(u) {
+			continue
 		}
+		if rpc && strings.HasPrefix(p.host, "*.") && u.Path != "" && u.Path != "/" {
+			pathRefused = true
+			continue
+		}
+		return nil
+	}
+	if pathRefused {
+		return inputErrorf("%s: %s://%s/...: a path is allowed only on an endpoint whose host %s names (not through a *. pattern): Alibaba Cloud's endpoints answer at /",
+			field, u.Scheme, u.Host, envAllowedEndpoints)
 	}
 	return inputErrorf("%s: %s://%s is not an allowed endpoint (%s allows %s); an operator allows more by registering the plugin with -env %s=<patterns>",
 		field, u.Scheme, u.Host, envAllowedEndpoints, patternsText(allowed), envAllowedEndpoints)

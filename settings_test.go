@@ -181,6 +181,8 @@ func TestPluginSettings_DefaultsRefuse(t *testing.T) {
 			"sts_endpoint: http://sts.aliyuncs.com is not an allowed endpoint"},
 		{"credentials uri", map[string]interface{}{"credential_type": "credentials_uri", "credentials_uri": e.url + "/credentials-uri?token=uri-token-4711"},
 			"credentials_uri: http://" + host + " is not an allowed endpoint"},
+		{"function under aliyuncs.com", map[string]interface{}{"access_key": e.engineKeyID, "secret_key": e.engineSecret, "sts_endpoint": "https://1234567890123456.cn-hangzhou.fc.aliyuncs.com/2016-08-15/proxy/svc/fn/"},
+			"sts_endpoint: https://1234567890123456.cn-hangzhou.fc.aliyuncs.com/...: a path is allowed only on an endpoint whose host ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS names"},
 		{"ecs role", map[string]interface{}{"credential_type": "ecs_ram_role"},
 			`credential_type: "ecs_ram_role" uses an ambient identity (the ECS instance's RAM role), which this plugin does not allow; an operator allows it by registering the plugin with -env ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true`},
 		{"default chain", map[string]interface{}{"credential_type": "default"},
@@ -219,5 +221,36 @@ func TestPluginSettings_StoredConfigRefused(t *testing.T) {
 	e.fails(logical.ReadOperation, "config/identity", nil, "ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS")
 	if n := e.emu.Counters(); len(n) != 0 {
 		t.Errorf("a refused config reached the emulator: %v", n)
+	}
+}
+
+func TestPluginSettings_CheckEndpoint(t *testing.T) {
+	gw := pluginSettings{AllowedEndpoints: []endpointPattern{mustEndpointPattern(defaultAllowedEndpoint), mustEndpointPattern("https://gw.corp.example")}}
+	for _, tc := range []struct {
+		name     string
+		settings pluginSettings
+		raw      string
+		rpc      bool
+		want     string // "" when allowed
+	}{
+		{"bare host", pluginSettings{}, "sts.cn-hangzhou.aliyuncs.com", true, ""},
+		{"root path", pluginSettings{}, "https://sts-vpc.cn-shanghai.aliyuncs.com/", true, ""},
+		{"path under a wildcard", pluginSettings{}, "https://ram.aliyuncs.com/x", true, "a path is allowed only"},
+		{"path on a named host", gw, "https://gw.corp.example/alicloud/sts", true, ""},
+		{"path on a non-RPC URL", pluginSettings{AllowedEndpoints: []endpointPattern{mustEndpointPattern("https://*.corp.example")}}, "https://creds.corp.example/v1/creds", false, ""},
+		{"query not shown", pluginSettings{}, "http://169.254.169.254/latest?token=abc", false, "credentials_uri: http://169.254.169.254 is not an allowed endpoint"},
+		{"allow all", pluginSettings{AllowedEndpoints: []endpointPattern{mustEndpointPattern("*")}}, "https://x.fc.aliyuncs.com/proxy/", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.settings.checkEndpoint("credentials_uri", tc.raw, tc.rpc)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			case err != nil && strings.Contains(err.Error(), "token=abc"):
+				t.Fatalf("the error shows the query: %v", err)
+			}
+		})
 	}
 }
