@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -185,6 +186,7 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	must(emu.CreateGroup("auditors"))
 
 	e.env = backendEnv{
+		Settings:              permissiveSettings(),
 		Clock:                 clock.Now,
 		Getenv:                func(string) string { return "" },
 		Sleep:                 clock.Sleep,
@@ -205,6 +207,19 @@ func newTestEnv(t testing.TB, opts ...envOption) *testEnv {
 	e.b = e.newBackend()
 	t.Cleanup(e.checkLogs)
 	return e
+}
+
+// permissiveSettings are the operator settings of the backend tests: the
+// emulator on http://127.0.0.1 besides Alibaba's endpoints, ambient
+// identities, and token files in the system's temporary directory (where
+// t.TempDir makes them). settings_test.go tests the defaults.
+func permissiveSettings() pluginSettings {
+	return pluginSettings{
+		WALRollbackMinAge:    walRollbackMinAge,
+		AllowedEndpoints:     []endpointPattern{mustEndpointPattern(defaultAllowedEndpoint), mustEndpointPattern("http://127.0.0.1:*")},
+		TokenDirs:            []string{os.TempDir()},
+		AllowAmbientIdentity: true,
+	}
 }
 
 // newBackend builds a backend on the env's storage, as a restarted process

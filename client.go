@@ -35,11 +35,19 @@ const defaultEngineSessionName = "vault-alicloud-engine"
 
 // newEngineClient builds the client for cfg. It makes no network call: the
 // identity is resolved on first use.
+//
+// A config the operator settings do not allow (settings.go) is refused with
+// an *inputError naming the field and the setting: at a config write, and
+// for a config stored before the operator tightened the settings.
 func (b *backend) newEngineClient(cfg *configEntry) (*engineClient, error) {
+	if err := b.env.Settings.checkConfig(cfg, b.env.Getenv); err != nil {
+		return nil, err
+	}
 	p, err := b.identityProvider(cfg)
 	if err != nil {
 		return nil, err
 	}
+	p = b.guardTokenFile(cfg, p)
 	cache := credentials.NewCache(p, credentials.CacheOptions{Clock: b.env.Clock})
 	// An identity Alibaba refuses before the cache expected (an STS session
 	// revoked or rotated early, or a clock behind Alibaba's) is dropped and
@@ -177,6 +185,38 @@ func (b *backend) identityProvider(cfg *configEntry) (credentials.Provider, erro
 	}
 }
 
+// guardTokenFile checks the OIDC token file against the token directories
+// again before each identity refresh: a symlink replaced after the config
+// was written must not lead the engine out of them.
+func (b *backend) guardTokenFile(cfg *configEntry, p credentials.Provider) credentials.Provider {
+	field, path := "", ""
+	switch cfg.effectiveType() {
+	case credTypeOIDCRoleARN:
+		field, path = "oidc_token_file", cfg.OIDCTokenFile
+	case credTypeDefault:
+		field, path = credentials.EnvOIDCTokenFile, b.env.Getenv(credentials.EnvOIDCTokenFile)
+	}
+	if path == "" {
+		return p
+	}
+	settings := b.env.Settings
+	return &checkedProvider{Provider: p, check: func() error { return settings.checkTokenFile(field, path) }}
+}
+
+// checkedProvider runs check before each Retrieve of its provider.
+type checkedProvider struct {
+	credentials.Provider
+	check func() error
+}
+
+// Retrieve checks, then asks the wrapped provider.
+func (p *checkedProvider) Retrieve(ctx context.Context) (credentials.Credentials, error) {
+	if err := p.check(); err != nil {
+		return credentials.Credentials{}, err
+	}
+	return p.Provider.Retrieve(ctx)
+}
+
 // errNotConfigured is returned when an operation needs the engine's identity
 // and no config is stored.
 var errNotConfigured = errors.New(`the engine has no config: write alicloud/config first`)
@@ -205,6 +245,10 @@ func (b *backend) getClient(ctx context.Context, s logical.Storage) (*engineClie
 	}
 	c, err = b.newEngineClient(cfg)
 	if err != nil {
+		var ie *inputError
+		if errors.As(err, &ie) {
+			return nil, fmt.Errorf("the stored config is refused by the plugin's operator settings (rewrite alicloud/config, or have an operator change the setting): %s", ie.msg)
+		}
 		return nil, fmt.Errorf("building the client from the stored config: %w", err)
 	}
 	b.client = c

@@ -47,7 +47,9 @@ func TestCompat_HashiCorpStorage(t *testing.T) {
 	if read["credential_type"] != "access_key" || read["access_key"] != e.engineKeyID || read["secret_key_set"] != true || read["max_retries"] != -1 {
 		t.Fatalf("HashiCorp config reads as %v", read)
 	}
-	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"sts_endpoint": e.url, "ram_endpoint": e.url})
+	// Pointing the stored secret at other endpoints needs the secret again.
+	e.badRequest(logical.UpdateOperation, "config", map[string]interface{}{"sts_endpoint": e.url, "ram_endpoint": e.url}, "secret_key: required when sts_endpoint changes")
+	e.ok(logical.UpdateOperation, "config", map[string]interface{}{"sts_endpoint": e.url, "ram_endpoint": e.url, "secret_key": e.engineSecret})
 	var stored map[string]interface{}
 	entry, _ := e.s.Get(e.ctx, "config")
 	_ = json.Unmarshal(entry.Value, &stored)

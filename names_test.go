@@ -85,7 +85,9 @@ func TestNames_Templates(t *testing.T) {
 }
 
 func TestClient_TransportSettings(t *testing.T) {
-	b := newBackend(backendEnv{})
+	// Any endpoint: this test is about how endpoints are derived;
+	// settings_test.go tests which are allowed.
+	b := newBackend(backendEnv{Settings: pluginSettings{AllowedEndpoints: []endpointPattern{mustEndpointPattern("*")}}})
 	retries := 4
 	tests := []struct {
 		name           string

@@ -591,8 +591,19 @@ func (b *bench) setup(ctx context.Context) ([]mount, error) {
 			return nil, err
 		}
 		in := map[string]any{"sha256": sum, "command": filepath.Base(p.exe)}
-		if b.o.pprofDir != "" && p.name == ourPluginName {
-			in["env"] = []string{"BENCH_PPROF_ADDR=" + b.pprofAddr()}
+		if p.name != hcPluginName {
+			// Our plugin's operator settings: the emulator's plain-HTTP
+			// listener besides Alibaba's endpoints (reached through the
+			// proxy), the ECS role, and token files in the work folder.
+			env := []string{
+				"ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS=https://*.aliyuncs.com,http://127.0.0.1:*",
+				"ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true",
+				"ALICLOUD_PLUGIN_TOKEN_DIRS=" + b.work,
+			}
+			if b.o.pprofDir != "" && p.name == ourPluginName {
+				env = append(env, "BENCH_PPROF_ADDR="+b.pprofAddr())
+			}
+			in["env"] = env
 		}
 		if err := b.vc.do(ctx, http.MethodPut, "sys/plugins/catalog/secret/"+p.name, in, nil); err != nil {
 			return nil, fmt.Errorf("registering %s: %w", p.name, err)

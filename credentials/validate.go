@@ -10,20 +10,39 @@ import (
 )
 
 // Limits of STS AssumeRole and AssumeRoleWithOIDC (reference, section 2.2).
+// The secrets engine checks its config and roles against the same values.
 const (
 	MinSessionDuration     = 900 * time.Second
 	MaxSessionDuration     = 43200 * time.Second
 	DefaultSessionDuration = 3600 * time.Second
-	maxPolicyLength        = 2048
+	// MaxSessionPolicyLength is the longest session policy STS accepts.
+	MaxSessionPolicyLength = 2048
+	// MaxExternalIDLength is the longest external id STS accepts.
+	MaxExternalIDLength = 1224
+	maxPolicyLength     = MaxSessionPolicyLength
 )
 
+// Patterns of Alibaba's identifiers, shared with the secrets engine so that
+// both apply one rule. They are not to be modified.
 var (
-	roleARNRe         = regexp.MustCompile(`^acs:ram::[0-9]+:role/[A-Za-z0-9._-]{1,64}$`)
-	oidcProviderARNRe = regexp.MustCompile(`^acs:ram::[0-9]+:oidc-provider/[A-Za-z0-9._-]{1,128}$`)
-	sessionNameRe     = regexp.MustCompile(`^[A-Za-z0-9.@_-]{2,64}$`)
-	externalIDRe      = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
-	regionRe          = regexp.MustCompile(`^[a-z0-9-]{2,64}$`)
+	// RoleARNPattern matches a RAM role ARN: acs:ram::<account>:role/<name>.
+	RoleARNPattern = regexp.MustCompile(`^acs:ram::[0-9]+:role/[A-Za-z0-9._-]{1,64}$`)
+	// OIDCProviderARNPattern matches acs:ram::<account>:oidc-provider/<name>.
+	OIDCProviderARNPattern = regexp.MustCompile(`^acs:ram::[0-9]+:oidc-provider/[A-Za-z0-9._-]{1,128}$`)
+	// SessionNamePattern matches a role session name: 2-64 letters, digits
+	// and . @ - _.
+	SessionNamePattern = regexp.MustCompile(`^[A-Za-z0-9.@_-]{2,64}$`)
+	// RegionPattern matches a region id such as cn-hangzhou.
+	RegionPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
+
+	externalIDRe = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 )
+
+// ValidExternalID applies STS's rule for an external id: 2 to 1224 letters,
+// digits or _ + = , . @ : / - (Go's regexp cannot count to 1224).
+func ValidExternalID(v string) bool {
+	return len(v) >= 2 && len(v) <= MaxExternalIDLength && externalIDRe.MatchString(v)
+}
 
 // fieldError is a validation error naming the provider and the field.
 func fieldError(provider, field, format string, args ...any) error {
@@ -34,7 +53,7 @@ func validateRoleARN(provider, field, v string) error {
 	if v == "" {
 		return fieldError(provider, field, "is required")
 	}
-	if !roleARNRe.MatchString(v) {
+	if !RoleARNPattern.MatchString(v) {
 		return fieldError(provider, field, "must look like acs:ram::<account>:role/<name>, got %q", v)
 	}
 	return nil
@@ -44,14 +63,14 @@ func validateOIDCProviderARN(provider, field, v string) error {
 	if v == "" {
 		return fieldError(provider, field, "is required")
 	}
-	if !oidcProviderARNRe.MatchString(v) {
+	if !OIDCProviderARNPattern.MatchString(v) {
 		return fieldError(provider, field, "must look like acs:ram::<account>:oidc-provider/<name>, got %q", v)
 	}
 	return nil
 }
 
 func validateSessionName(provider, field, v string) error {
-	if v != "" && !sessionNameRe.MatchString(v) {
+	if v != "" && !SessionNamePattern.MatchString(v) {
 		return fieldError(provider, field, "must be 2 to 64 letters, digits or . @ - _, got %q", v)
 	}
 	return nil
@@ -71,7 +90,7 @@ func validatePolicy(provider, field, v string) error {
 }
 
 func validateExternalID(provider, field, v string) error {
-	if v != "" && (len(v) < 2 || len(v) > 1224 || !externalIDRe.MatchString(v)) {
+	if v != "" && !ValidExternalID(v) {
 		return fieldError(provider, field, "must be 2 to 1224 letters, digits or + = , . @ : / - _")
 	}
 	return nil
@@ -100,7 +119,7 @@ func validateSTSEndpoint(provider, endpoint, region string, vpc bool) error {
 			return err
 		}
 	}
-	if region != "" && !regionRe.MatchString(region) {
+	if region != "" && !RegionPattern.MatchString(region) {
 		return fieldError(provider, "sts_region", "must be a region id such as cn-hangzhou, got %q", region)
 	}
 	if vpc && region == "" && endpoint == "" {

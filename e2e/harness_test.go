@@ -388,12 +388,23 @@ func (v *vaultServer) CLIJSON(out any, args ...string) {
 	}
 }
 
+// pluginEnvFlags are the operator settings the tests register the plugin with (`vault plugin register -env`): the
+// emulator on http://127.0.0.1 allowed besides Alibaba's own endpoints, ambient identities allowed, and OIDC token
+// files in the system's temporary directory, where tests make their temporary directories.
+func pluginEnvFlags() []string {
+	return []string{
+		"-env=ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS=https://*.aliyuncs.com,http://127.0.0.1:*",
+		"-env=ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true",
+		"-env=ALICLOUD_PLUGIN_TOKEN_DIRS=" + os.TempDir(),
+	}
+}
+
 // installPlugin registers the plugin under test in Vault's catalog with its sha256 and version and enables it at
 // mount, with the CLI commands the README gives operators, then checks that the mount runs exactly that binary.
 func (v *vaultServer) installPlugin() {
 	v.t.Helper()
-	v.MustCLI("plugin", "register", "-sha256="+suite.pluginSHA, "-version="+pluginVersion,
-		"-command="+pluginName, "secret", pluginName)
+	v.MustCLI(append(append([]string{"plugin", "register", "-sha256=" + suite.pluginSHA, "-version=" + pluginVersion},
+		pluginEnvFlags()...), "-command="+pluginName, "secret", pluginName)...)
 	v.MustCLI("secrets", "enable", "-path="+mount, "-plugin-version="+pluginVersion, pluginName)
 
 	var mounts map[string]struct {

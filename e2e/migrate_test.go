@@ -23,7 +23,8 @@ func TestMigrateFromBuiltin(t *testing.T) {
 	v.MustCLI("write", legacy+"/role/readonly", "role_arn="+c.ReadonlyARN)
 	v.MustCLI("write", legacy+"/role/developer", "remote_policies=name:ReadOnlyAccess,type:System", "ttl=1800", "max_ttl=3600")
 
-	v.MustCLI("plugin", "register", "-sha256="+suite.pluginSHA, "-version="+pluginVersion, "-command="+pluginName, "secret", "alicloud")
+	v.MustCLI(append(append([]string{"plugin", "register", "-sha256=" + suite.pluginSHA, "-version=" + pluginVersion},
+		pluginEnvFlags()...), "-command="+pluginName, "secret", "alicloud")...)
 	v.MustCLI("secrets", "tune", "-plugin-version="+pluginVersion, legacy+"/")
 	// Vault 1.21.0's `vault plugin reload -mounts=...` calls sys/plugins/reload/unknown in the root namespace and
 	// gets a 404, so the README reloads by plugin name and type, as here.
@@ -49,7 +50,8 @@ func TestMigrateFromBuiltin(t *testing.T) {
 		"access_key": c.EngineKey.AccessKeyID, "secret_key_set": true, "credential_type": "access_key",
 	})
 	// The old plugin could not point at another endpoint; a partial write adds that and checks the old key.
-	resp := v.Write(legacy+"/config", map[string]any{"sts_endpoint": c.URL, "ram_endpoint": c.URL})
+	// New endpoints need the secret again (the engine does not send a stored secret to endpoints a write just named).
+	resp := v.Write(legacy+"/config", map[string]any{"sts_endpoint": c.URL, "ram_endpoint": c.URL, "secret_key": c.EngineKey.AccessKeySecret})
 	if resp == nil {
 		t.Fatal("partial config write returned no identity")
 	}

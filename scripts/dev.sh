@@ -112,7 +112,13 @@ unset VAULT_NAMESPACE VAULT_FORMAT
 v() { "$vault_bin" "$@"; }
 
 log "registering $plugin_name $version (sha256 $sha256)"
-v plugin register -sha256="$sha256" -version="$version" -command="$plugin_name" secret "$plugin_name" >/dev/null
+# Operator settings (only a sys/plugins/catalog writer sets them; README "Security model"): the emulator's plain-HTTP
+# listener besides Alibaba's own endpoints, and the ambient identities the emulator can stand in for.
+v plugin register -sha256="$sha256" -version="$version" -command="$plugin_name" \
+	-env="ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS=https://*.aliyuncs.com,http://127.0.0.1:*" \
+	-env="ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true" \
+	-env="ALICLOUD_PLUGIN_TOKEN_DIRS=$dev_dir" \
+	secret "$plugin_name" >/dev/null
 v secrets enable -path=alicloud -plugin-version="$version" -description="Alibaba Cloud (emulator)" "$plugin_name" >/dev/null
 v write alicloud/config \
 	access_key="$root_key_id" secret_key="$root_key_secret" \
