@@ -136,3 +136,20 @@ func TestUpstreamBodiesNeverEchoed(t *testing.T) {
 		})
 	}
 }
+
+func TestCredentialsNeverFormatSecrets(t *testing.T) {
+	c := Credentials{AccessKeyID: "LTAI5tKeyId", AccessKeySecret: "SuperSecretValue", SecurityToken: "TokenValueXYZ", BearerToken: "BearerValueQQ", Source: "static"}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+		for _, arg := range []any{c, &c, []Credentials{c}, struct{ C Credentials }{c}} {
+			out := fmt.Sprintf(verb, arg)
+			for _, s := range []string{"SuperSecretValue", "TokenValueXYZ", "BearerValueQQ", fmt.Sprintf("%x", "SuperSecretValue"), fmt.Sprintf("%X", "SuperSecretValue")} {
+				if strings.Contains(out, s) {
+					t.Errorf("%s of %T: %s", verb, arg, out)
+				}
+			}
+		}
+	}
+	if out := fmt.Sprintf("%+v", c); !strings.Contains(out, "LTAI5tKeyId") || !strings.Contains(out, redacted) {
+		t.Errorf("%%+v = %s", out)
+	}
+}
