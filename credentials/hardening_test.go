@@ -153,3 +153,30 @@ func TestCredentialsNeverFormatSecrets(t *testing.T) {
 		t.Errorf("%%+v = %s", out)
 	}
 }
+
+// TestParseINIProfileHasOnlyItsOwnKeys: ini.v1 treats [prod.readonly] as a
+// child of [prod] and lets it inherit [prod]'s keys; a profile must have
+// only the keys written in its own section.
+func TestParseINIProfileHasOnlyItsOwnKeys(t *testing.T) {
+	data := []byte(`[prod]
+type = access_key
+access_key_id = LTAIprodAdmin
+access_key_secret = ProdAdminSecret
+
+[prod.readonly]
+type = ram_role_arn
+role_arn = acs:ram::1234567890123456:role/reader
+`)
+	s, err := parseINI(data, "prod.readonly")
+	if err == nil {
+		if s.accessKeyID != "" || s.accessKeySecret != "" {
+			t.Fatalf("[prod.readonly] inherited [prod]'s key %q", s.accessKeyID)
+		}
+		return
+	}
+	mustNotContain(t, err.Error(), "ProdAdminSecret")
+	s, err = parseINI(data, "prod")
+	if err != nil || s.accessKeyID != "LTAIprodAdmin" {
+		t.Fatalf("[prod]: %v, %v", s, err)
+	}
+}
