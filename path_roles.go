@@ -541,12 +541,18 @@ func parseRemotePolicies(in []string) ([]*remotePolicy, error) {
 	seen := map[remotePolicy]bool{}
 	for i, s := range in {
 		p := &remotePolicy{}
+		keys := map[string]bool{}
 		for _, pair := range strings.Split(s, ",") {
 			kv := strings.SplitN(strings.TrimSpace(pair), ":", 2)
 			if len(kv) != 2 {
 				return nil, inputErrorf(`remote_policies[%d]: %q is not "name:<name>,type:<System|Custom>"`, i, s)
 			}
-			switch strings.TrimSpace(kv[0]) {
+			k := strings.TrimSpace(kv[0])
+			if keys[k] {
+				return nil, inputErrorf(`remote_policies[%d]: key %q given twice`, i, k)
+			}
+			keys[k] = true
+			switch k {
 			case "name":
 				p.Name = strings.TrimSpace(kv[1])
 			case "type":
