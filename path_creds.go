@@ -120,7 +120,7 @@ func (b *backend) issueSTS(ctx context.Context, req *logical.Request, d *framewo
 		RoleArn:         role.RoleARN,
 		RoleSessionName: session,
 		DurationSeconds: duration,
-		Policy:          role.Policy,
+		Policy:          compactSessionPolicy(role.Policy),
 		ExternalID:      role.ExternalID,
 	})
 	if err != nil {

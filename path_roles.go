@@ -465,7 +465,8 @@ func (b *backend) applyRoleFields(existing *roleEntry, d *framework.FieldData) (
 		role.RoleARN = strings.TrimSpace(raw.(string))
 	}
 	if raw, ok := d.GetOk("policy"); ok {
-		role.Policy = strings.TrimSpace(raw.(string))
+		// Stored as STS is sent it: compacted, the form whose length is checked.
+		role.Policy = compactSessionPolicy(strings.TrimSpace(raw.(string)))
 	}
 	if raw, ok := d.GetOk("external_id"); ok {
 		role.ExternalID = strings.TrimSpace(raw.(string))
