@@ -689,6 +689,9 @@ func (b *backend) validateRole(r *roleEntry) error {
 		if len(r.InlinePolicies) > maxInlinePolicies {
 			return inputErrorf("inline_policies: at most %d documents (RAM attaches at most 10 custom policies to a user)", maxInlinePolicies)
 		}
+		if err := checkRAMAttachmentCounts(r); err != nil {
+			return err
+		}
 		for _, g := range r.RAMGroups {
 			if !ramGroupNameRegex.MatchString(g) {
 				return inputErrorf("ram_groups: %q is not a valid group name (1-64 letters, digits and . _ -)", g)
