@@ -49,6 +49,9 @@ type roleEntry struct {
 	RAMGroups               []string `json:"ram_groups,omitempty"`
 	UsernameTemplate        string   `json:"username_template,omitempty"`
 	RoleSessionNameTemplate string   `json:"role_session_name_template,omitempty"`
+	// AllowCallerSessionName lets the caller of creds/ set role_session_name
+	// (assumed_role). False in roles stored before the field existed.
+	AllowCallerSessionName bool `json:"allow_caller_session_name,omitempty"`
 	// InlinePolicyNames[i] is the custom policy in RAM that holds
 	// InlinePolicies[i]; created once per role, not per lease.
 	InlinePolicyNames []string `json:"inline_policy_names,omitempty"`
@@ -215,6 +218,12 @@ for example "name:AliyunOSSReadOnlyAccess,type:System".`,
 				Description:  "External ID that the role's trust policy requires (assumed_role).",
 				DisplayAttrs: &framework.DisplayAttributes{Name: "External ID"},
 			},
+			"allow_caller_session_name": {
+				Type: framework.TypeBool,
+				Description: `Let the caller of creds/ choose role_session_name, the name ActionTrail shows for the
+session (assumed_role; default false: the role_session_name_template decides).`,
+				DisplayAttrs: &framework.DisplayAttributes{Name: "Allow caller session name"},
+			},
 			"ttl": {
 				Type: framework.TypeDurationSecond,
 				Description: `Default lifetime. assumed_role: the STS session duration (900 to 43200 seconds; default 3600).
@@ -325,12 +334,13 @@ func roleResponseData(r *roleEntry) map[string]interface{} {
 		"max_ttl":                    int64(r.MaxTTL / time.Second),
 		"username_template":          r.UsernameTemplate,
 		"role_session_name_template": r.RoleSessionNameTemplate,
+		"allow_caller_session_name":  r.AllowCallerSessionName,
 	}
 }
 
 // roleFieldsByType lists the type-specific fields each credential type takes.
 var roleFieldsByType = map[string][]string{
-	roleTypeAssumedRole: {"role_arn", "policy", "external_id", "role_session_name_template"},
+	roleTypeAssumedRole: {"role_arn", "policy", "external_id", "role_session_name_template", "allow_caller_session_name"},
 	roleTypeRAMUser:     {"inline_policies", "remote_policies", "ram_groups", "username_template"},
 }
 
@@ -474,6 +484,9 @@ func (b *backend) applyRoleFields(existing *roleEntry, d *framework.FieldData) (
 	if raw, ok := d.GetOk("role_session_name_template"); ok {
 		role.RoleSessionNameTemplate = raw.(string)
 	}
+	if raw, ok := d.GetOk("allow_caller_session_name"); ok {
+		role.AllowCallerSessionName = raw.(bool)
+	}
 	if raw, ok := d.GetOk("username_template"); ok {
 		role.UsernameTemplate = raw.(string)
 	}
@@ -518,6 +531,8 @@ func emptyValue(v interface{}) bool {
 		return x == ""
 	case []string:
 		return len(x) == 0
+	case bool:
+		return !x
 	}
 	return false
 }
