@@ -112,8 +112,9 @@ func checkTemplateCall(c *parse.CommandNode) error {
 	case "truncate", "truncate_sha256":
 		limit = maxTruncateLength
 	case "printf":
+		// A piped or computed format could carry any width.
 		if len(c.Args) < 2 {
-			return nil
+			return fmt.Errorf("printf: needs a string literal as its format")
 		}
 		s, ok := c.Args[1].(*parse.StringNode)
 		if !ok {

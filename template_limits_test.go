@@ -22,6 +22,8 @@ var expensiveTemplates = []struct {
 	{"computed random", `{{ random (len .RoleName) }}`, "random: needs a number literal"},
 	{"big truncate", `{{ .RoleName | truncate 100000 }}`, "truncate: at most 128"},
 	{"printf width", `{{ printf "%0100000000d" 1 }}`, "printf: width or precision at most 64"},
+	{"printf piped format", `{{ "%0100000000d" | printf }}`, "printf: needs a string literal as its format"},
+	{"printf computed format", `{{ printf (print "%0" "100000000d") 1 }}`, "printf: needs a string literal as its format"},
 	{"printf star", `{{ printf "%*d" 100000000 1 }}`, "printf: width or precision at most 64"},
 	{"long text", "x" + strings.Repeat("{{/* pad */}}", 50), "at most 512 bytes"},
 	{"growing replace", `{{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" | replace "a" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" | replace "a" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" | replace "a" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }}`, "replace: the result would exceed 256 bytes"},
