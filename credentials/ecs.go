@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -117,6 +118,9 @@ func NewECSRAMRole(o ECSRAMRoleOptions) (Provider, error) {
 	}, nil
 }
 
+// ramRoleNameRe matches a RAM role name (1-64 letters, digits, . _ -).
+var ramRoleNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
 // newMetadataHTTPClient returns a client for a link-local service: no proxy
 // (a proxy must never see the metadata token), short timeouts, no redirects.
 func newMetadataHTTPClient(timeout time.Duration) *http.Client {
@@ -151,6 +155,11 @@ func (p *ecsRAMRole) Retrieve(ctx context.Context) (Credentials, error) {
 		role = firstLine(string(body))
 		if role == "" {
 			return Credentials{}, fmt.Errorf("%s: discovering the instance's role: no RAM role is attached to the instance", SourceECSRAMRole)
+		}
+		// The answer is quoted in later errors only once it is known to be
+		// a role name, not some other page.
+		if !ramRoleNameRe.MatchString(role) {
+			return Credentials{}, fmt.Errorf("%s: discovering the instance's role: the answer is not a RAM role name (%d bytes)", SourceECSRAMRole, len(body))
 		}
 	}
 	body, err := p.get(ctx, metadataCredentialsPath+url.PathEscape(role), token)

@@ -180,3 +180,30 @@ role_arn = acs:ram::1234567890123456:role/reader
 		t.Fatalf("[prod]: %v, %v", s, err)
 	}
 }
+
+// TestECSDiscoveredRoleNameNotEchoed: with role discovery, the first line
+// of the metadata answer is the role name; an answer that is not a RAM role
+// name (an internal page behind a config writer's metadata_endpoint) must
+// not reach the error text.
+func TestECSDiscoveredRoleNameNotEchoed(t *testing.T) {
+	const secret = "INTERNAL-PAGE-LINE-777"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == metadataTokenPath {
+			fmt.Fprint(w, "md-token-value")
+			return
+		}
+		if r.URL.Path == metadataCredentialsPath {
+			fmt.Fprint(w, "<html><title>"+secret+"</title>\n")
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	p, _ := NewECSRAMRole(ECSRAMRoleOptions{MetadataEndpoint: srv.URL})
+	_, err := p.Retrieve(context.Background())
+	if err == nil {
+		t.Fatal("no error")
+	}
+	mustContain(t, err.Error(), "discovering the instance's role", "not a RAM role name")
+	mustNotContain(t, err.Error(), secret, "<html>")
+}
