@@ -91,6 +91,13 @@ func TestCreds_DurationWithinMountMaxLeaseTTL(t *testing.T) {
 	sv.MaxLeaseTTLVal = 30 * time.Minute
 	e.configure(nil)
 	e.ok(logical.CreateOperation, "role/plain", map[string]interface{}{"role_arn": e.readerARN})
+	var w []string
+	if resp := e.ok(logical.CreateOperation, "role/long", map[string]interface{}{"role_arn": e.readerARN, "ttl": "1h"}); resp != nil {
+		w = resp.Warnings
+	}
+	if len(w) != 1 || !strings.Contains(w[0], "capped at the mount's maximum lease TTL of 1800 seconds") {
+		t.Errorf("warnings = %v, want one about the mount's maximum", w)
+	}
 	e.ok(logical.CreateOperation, "role/capped", map[string]interface{}{"role_arn": e.readerARN, "ttl": "900s", "max_ttl": "20m"})
 
 	resp := e.ok(logical.ReadOperation, "creds/plain", nil)

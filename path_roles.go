@@ -521,6 +521,8 @@ func (b *backend) applyRoleFields(existing *roleEntry, d *framework.FieldData) (
 		if sysMax := b.System().MaxLeaseTTL(); sysMax > 0 && role.TTL > sysMax {
 			warnings = append(warnings, fmt.Sprintf("ttl of %d seconds exceeds the mount's maximum lease TTL of %d seconds, which will be used instead", int64(role.TTL/time.Second), int64(sysMax/time.Second)))
 		}
+	} else if sysMax := b.System().MaxLeaseTTL(); sysMax > 0 && (role.TTL > sysMax || role.MaxTTL > sysMax) {
+		warnings = append(warnings, fmt.Sprintf("ttl and max_ttl are capped at the mount's maximum lease TTL of %d seconds: STS credentials never outlive it", int64(sysMax/time.Second)))
 	}
 	return role, warnings, nil
 }
