@@ -156,8 +156,8 @@ type backend struct {
 	roleCache sync.Map // name -> cachedRoleEntry
 	roleGen   atomic.Uint64
 
-	// templates caches parsed name templates by their text.
-	templates sync.Map
+	// templates caches parsed name templates by their text (bounded).
+	templates templateCache
 
 	// backendUUID identifies the mount (stable across restarts); managed
 	// policy names carry a tag of it.

@@ -102,9 +102,9 @@ func unixTimeString() string { return strconv.FormatInt(time.Now().Unix(), 10) }
 // template returns the parsed template for text, parsing it once.
 func (b *backend) template(text string) (template.StringTemplate, error) {
 	if t, ok := b.templates.Load(text); ok {
-		return t.(template.StringTemplate), nil
+		return t, nil
 	}
-	t, err := template.NewTemplate(template.Template(text))
+	t, err := newNameTemplate(text)
 	if err != nil {
 		return template.StringTemplate{}, err
 	}
@@ -128,8 +128,11 @@ func (b *backend) renderName(field, text string, data nameTemplateData, rule *re
 	if err != nil {
 		return "", fmt.Errorf("%s: %v", field, err)
 	}
+	if len(name) > maxRenderedBytes {
+		return "", fmt.Errorf("%s: renders more than %d bytes", field, maxRenderedBytes)
+	}
 	if !rule.MatchString(name) {
-		return "", fmt.Errorf("%s: produced %q, which is not %s", field, name, ruleText)
+		return "", fmt.Errorf("%s: produced %s, which is not %s", field, quoteName(name), ruleText)
 	}
 	return name, nil
 }

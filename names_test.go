@@ -58,7 +58,7 @@ func TestNames_Templates(t *testing.T) {
 		{"default session", "token-alice", "reader", defaultSessionNameTemplate, sessionNameRegex, regexp.MustCompile(`^vault-token-alice-reader-[0-9]{10}$`), ""},
 		{"empty display name", "", "dev", "{{ .DisplayName }}-{{ .RoleName }}", ramUserNameRegex, regexp.MustCompile(`^none-dev$`), ""},
 		{"unsafe display name", "ldap-Bob Smith/ops", "dev", "{{ .DisplayName }}", ramUserNameRegex, regexp.MustCompile(`^ldap-Bob-Smith-ops$`), ""},
-		{"too long", "x", "y", `{{ printf "%s" (random 70) }}`, ramUserNameRegex, nil, "which is not a valid RAM user name"},
+		{"too long", "x", "y", `{{ printf "%s%s" (random 60) (random 10) }}`, ramUserNameRegex, nil, "which is not a valid RAM user name"},
 		{"unknown function", "x", "y", "{{ nope }}", ramUserNameRegex, nil, "unable to parse template"},
 	}
 	for _, tc := range tests {

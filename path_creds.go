@@ -27,13 +27,13 @@ func pathCreds(b *backend) *framework.Path {
 			"ttl": {
 				Type: framework.TypeDurationSecond,
 				Description: `assumed_role only: duration of the STS credentials (900 to 43200 seconds, at most the role's
-max_ttl). Default: the role's ttl, else 3600.`,
+max_ttl and the mount's max lease TTL). Default: the role's ttl, else 3600, within those maximums.`,
 				DisplayAttrs: &framework.DisplayAttributes{Name: "TTL"},
 			},
 			"role_session_name": {
 				Type: framework.TypeString,
 				Description: `assumed_role only: the STS session name (2-64 letters, digits and . @ - _), shown in ActionTrail.
-Default: from the role's role_session_name_template.`,
+Only when the role has allow_caller_session_name. Default: from the role's role_session_name_template.`,
 				DisplayAttrs: &framework.DisplayAttributes{Name: "Role session name"},
 			},
 		},
@@ -83,6 +83,22 @@ func (b *backend) issueSTS(ctx context.Context, req *logical.Request, d *framewo
 	if role.TTL > 0 && !role.legacy() {
 		duration = int64(role.TTL / time.Second)
 	}
+	// STS credentials cannot be revoked, so they must not outlive the
+	// mount's max lease TTL (as Vault's AWS engine clamps its STS calls), nor
+	// the role's max_ttl.
+	maxDuration := int64(maxSTSDuration)
+	if m := int64(b.System().MaxLeaseTTL() / time.Second); m > 0 && m < maxDuration {
+		if m < minSTSDuration {
+			return logical.ErrorResponse("ttl: the mount's max lease TTL of %d seconds is below STS's minimum of %d seconds; raise the mount's max_lease_ttl", m, minSTSDuration), nil
+		}
+		maxDuration = m
+	}
+	if role.MaxTTL > 0 && !role.legacy() && int64(role.MaxTTL/time.Second) < maxDuration {
+		maxDuration = int64(role.MaxTTL / time.Second)
+	}
+	if duration > maxDuration {
+		duration = maxDuration
+	}
 	if raw, ok := d.GetOk("ttl"); ok {
 		duration = int64(raw.(int))
 		if duration < minSTSDuration || duration > maxSTSDuration {
@@ -91,10 +107,16 @@ func (b *backend) issueSTS(ctx context.Context, req *logical.Request, d *framewo
 		if role.MaxTTL > 0 && !role.legacy() && duration > int64(role.MaxTTL/time.Second) {
 			return logical.ErrorResponse("ttl: %d seconds exceeds the role's max_ttl of %d seconds", duration, int64(role.MaxTTL/time.Second)), nil
 		}
+		if duration > maxDuration {
+			return logical.ErrorResponse("ttl: %d seconds exceeds the maximum of %d seconds (the mount's max lease TTL)", duration, maxDuration), nil
+		}
 	}
 
 	var session string
 	if raw, ok := d.GetOk("role_session_name"); ok {
+		if !role.AllowCallerSessionName {
+			return logical.ErrorResponse("role_session_name: role %q does not allow the caller to choose the session name (allow_caller_session_name)", name), nil
+		}
 		session = raw.(string)
 		if !sessionNameRegex.MatchString(session) {
 			return logical.ErrorResponse("role_session_name: must be 2-64 characters: letters, digits and . @ - _"), nil
@@ -119,7 +141,7 @@ func (b *backend) issueSTS(ctx context.Context, req *logical.Request, d *framewo
 		RoleArn:         role.RoleARN,
 		RoleSessionName: session,
 		DurationSeconds: duration,
-		Policy:          role.Policy,
+		Policy:          compactSessionPolicy(role.Policy),
 		ExternalID:      role.ExternalID,
 	})
 	if err != nil {

@@ -62,7 +62,7 @@ func TestCreds_AssumedRoleOptions(t *testing.T) {
 	e.configure(nil)
 	sessionPolicy := `{"Version":"1","Statement":[{"Effect":"Allow","Action":"ecs:DescribeRegions","Resource":"*"}]}`
 	e.ok(logical.CreateOperation, "role/narrow", map[string]interface{}{"role_arn": e.wideARN, "policy": sessionPolicy, "ttl": "30m", "max_ttl": "2h"})
-	e.ok(logical.CreateOperation, "role/wide", map[string]interface{}{"role_arn": e.wideARN})
+	e.ok(logical.CreateOperation, "role/wide", map[string]interface{}{"role_arn": e.wideARN, "allow_caller_session_name": true})
 	e.ok(logical.CreateOperation, "role/partner", map[string]interface{}{"role_arn": e.partnerARN, "external_id": e.externalID, "role_session_name_template": "ext-{{ .RoleName }}"})
 	e.ok(logical.CreateOperation, "role/partner-noid", map[string]interface{}{"role_arn": e.partnerARN})
 	e.ok(logical.CreateOperation, "role/long", map[string]interface{}{"role_arn": e.readerARN, "max_ttl": "12h"})

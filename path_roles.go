@@ -49,6 +49,9 @@ type roleEntry struct {
 	RAMGroups               []string `json:"ram_groups,omitempty"`
 	UsernameTemplate        string   `json:"username_template,omitempty"`
 	RoleSessionNameTemplate string   `json:"role_session_name_template,omitempty"`
+	// AllowCallerSessionName lets the caller of creds/ set role_session_name
+	// (assumed_role). False in roles stored before the field existed.
+	AllowCallerSessionName bool `json:"allow_caller_session_name,omitempty"`
 	// InlinePolicyNames[i] is the custom policy in RAM that holds
 	// InlinePolicies[i]; created once per role, not per lease.
 	InlinePolicyNames []string `json:"inline_policy_names,omitempty"`
@@ -215,6 +218,12 @@ for example "name:AliyunOSSReadOnlyAccess,type:System".`,
 				Description:  "External ID that the role's trust policy requires (assumed_role).",
 				DisplayAttrs: &framework.DisplayAttributes{Name: "External ID"},
 			},
+			"allow_caller_session_name": {
+				Type: framework.TypeBool,
+				Description: `Let the caller of creds/ choose role_session_name, the name ActionTrail shows for the
+session (assumed_role; default false: the role_session_name_template decides).`,
+				DisplayAttrs: &framework.DisplayAttributes{Name: "Allow caller session name"},
+			},
 			"ttl": {
 				Type: framework.TypeDurationSecond,
 				Description: `Default lifetime. assumed_role: the STS session duration (900 to 43200 seconds; default 3600).
@@ -325,12 +334,13 @@ func roleResponseData(r *roleEntry) map[string]interface{} {
 		"max_ttl":                    int64(r.MaxTTL / time.Second),
 		"username_template":          r.UsernameTemplate,
 		"role_session_name_template": r.RoleSessionNameTemplate,
+		"allow_caller_session_name":  r.AllowCallerSessionName,
 	}
 }
 
 // roleFieldsByType lists the type-specific fields each credential type takes.
 var roleFieldsByType = map[string][]string{
-	roleTypeAssumedRole: {"role_arn", "policy", "external_id", "role_session_name_template"},
+	roleTypeAssumedRole: {"role_arn", "policy", "external_id", "role_session_name_template", "allow_caller_session_name"},
 	roleTypeRAMUser:     {"inline_policies", "remote_policies", "ram_groups", "username_template"},
 }
 
@@ -465,13 +475,17 @@ func (b *backend) applyRoleFields(existing *roleEntry, d *framework.FieldData) (
 		role.RoleARN = strings.TrimSpace(raw.(string))
 	}
 	if raw, ok := d.GetOk("policy"); ok {
-		role.Policy = strings.TrimSpace(raw.(string))
+		// Stored as STS is sent it: compacted, the form whose length is checked.
+		role.Policy = compactSessionPolicy(strings.TrimSpace(raw.(string)))
 	}
 	if raw, ok := d.GetOk("external_id"); ok {
 		role.ExternalID = strings.TrimSpace(raw.(string))
 	}
 	if raw, ok := d.GetOk("role_session_name_template"); ok {
 		role.RoleSessionNameTemplate = raw.(string)
+	}
+	if raw, ok := d.GetOk("allow_caller_session_name"); ok {
+		role.AllowCallerSessionName = raw.(bool)
 	}
 	if raw, ok := d.GetOk("username_template"); ok {
 		role.UsernameTemplate = raw.(string)
@@ -507,6 +521,8 @@ func (b *backend) applyRoleFields(existing *roleEntry, d *framework.FieldData) (
 		if sysMax := b.System().MaxLeaseTTL(); sysMax > 0 && role.TTL > sysMax {
 			warnings = append(warnings, fmt.Sprintf("ttl of %d seconds exceeds the mount's maximum lease TTL of %d seconds, which will be used instead", int64(role.TTL/time.Second), int64(sysMax/time.Second)))
 		}
+	} else if sysMax := b.System().MaxLeaseTTL(); sysMax > 0 && (role.TTL > sysMax || role.MaxTTL > sysMax) {
+		warnings = append(warnings, fmt.Sprintf("ttl and max_ttl are capped at the mount's maximum lease TTL of %d seconds: STS credentials never outlive it", int64(sysMax/time.Second)))
 	}
 	return role, warnings, nil
 }
@@ -517,6 +533,8 @@ func emptyValue(v interface{}) bool {
 		return x == ""
 	case []string:
 		return len(x) == 0
+	case bool:
+		return !x
 	}
 	return false
 }
@@ -541,12 +559,18 @@ func parseRemotePolicies(in []string) ([]*remotePolicy, error) {
 	seen := map[remotePolicy]bool{}
 	for i, s := range in {
 		p := &remotePolicy{}
+		keys := map[string]bool{}
 		for _, pair := range strings.Split(s, ",") {
 			kv := strings.SplitN(strings.TrimSpace(pair), ":", 2)
 			if len(kv) != 2 {
 				return nil, inputErrorf(`remote_policies[%d]: %q is not "name:<name>,type:<System|Custom>"`, i, s)
 			}
-			switch strings.TrimSpace(kv[0]) {
+			k := strings.TrimSpace(kv[0])
+			if keys[k] {
+				return nil, inputErrorf(`remote_policies[%d]: key %q given twice`, i, k)
+			}
+			keys[k] = true
+			switch k {
 			case "name":
 				p.Name = strings.TrimSpace(kv[1])
 			case "type":
@@ -681,6 +705,9 @@ func (b *backend) validateRole(r *roleEntry) error {
 		}
 		if len(r.InlinePolicies) > maxInlinePolicies {
 			return inputErrorf("inline_policies: at most %d documents (RAM attaches at most 10 custom policies to a user)", maxInlinePolicies)
+		}
+		if err := checkRAMAttachmentCounts(r); err != nil {
+			return err
 		}
 		for _, g := range r.RAMGroups {
 			if !ramGroupNameRegex.MatchString(g) {

@@ -69,6 +69,11 @@ func parseRotationSchedule(spec string) (*cron.SpecSchedule, error) {
 		return nil, fmt.Errorf("unsupported schedule %q", spec)
 	}
 	ss.Location = time.UTC
+	// cron finds no time within five years for a day that does not exist
+	// (0 0 30 2 *): such a schedule would be accepted and never rotate.
+	if ss.Next(time.Now().UTC()).IsZero() {
+		return nil, errors.New("the schedule never fires (no time matches it within five years)")
+	}
 	return ss, nil
 }
 

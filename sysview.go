@@ -26,6 +26,25 @@ type replicationStateCache struct {
 
 	mu     sync.Mutex // serializes refreshes
 	cached atomic.Pointer[cachedReplicationState]
+
+	// maxLease caches MaxLeaseTTL, which creds/ asks on every issue to
+	// clamp STS durations; a tune of the mount applies within a second.
+	maxLease atomic.Pointer[cachedDuration]
+}
+
+type cachedDuration struct {
+	d  time.Duration
+	at time.Time
+}
+
+// MaxLeaseTTL returns the cached mount maximum while it is fresh, else asks Vault.
+func (v *replicationStateCache) MaxLeaseTTL() time.Duration {
+	if c := v.maxLease.Load(); c != nil && fresh(c.at) {
+		return c.d
+	}
+	d := v.SystemView.MaxLeaseTTL()
+	v.maxLease.Store(&cachedDuration{d: d, at: time.Now()})
+	return d
 }
 
 type cachedReplicationState struct {

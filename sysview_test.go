@@ -93,3 +93,33 @@ func TestSysView_CredsAskOnce(t *testing.T) {
 		t.Fatalf("20 credentials asked Vault for the replication state %d times, want 1", n)
 	}
 }
+
+// countingMaxLeaseView counts the MaxLeaseTTL questions that reach Vault.
+type countingMaxLeaseView struct {
+	logical.StaticSystemView
+	asked atomic.Int64
+}
+
+func (v *countingMaxLeaseView) MaxLeaseTTL() time.Duration {
+	v.asked.Add(1)
+	return 30 * time.Minute
+}
+
+// TestSysView_MaxLeaseTTLCache: creds/ asks for the mount's max lease TTL
+// on every issue; the answer is reused for replicationStateTTL.
+func TestSysView_MaxLeaseTTLCache(t *testing.T) {
+	inner := &countingMaxLeaseView{}
+	sv := withReplicationStateCache(inner).(*replicationStateCache)
+	for i := 0; i < 20; i++ {
+		if got := sv.MaxLeaseTTL(); got != 30*time.Minute {
+			t.Fatalf("MaxLeaseTTL = %s", got)
+		}
+	}
+	if n := inner.asked.Load(); n != 1 {
+		t.Fatalf("20 questions asked Vault %d times, want 1", n)
+	}
+	sv.maxLease.Store(&cachedDuration{d: time.Hour, at: time.Now().Add(-replicationStateTTL)})
+	if got := sv.MaxLeaseTTL(); got != 30*time.Minute || inner.asked.Load() != 2 {
+		t.Fatalf("after the TTL: %s, asked %d times", got, inner.asked.Load())
+	}
+}

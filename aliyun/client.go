@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -183,6 +184,8 @@ func NewClient(o Options) (*Client, error) {
 	}
 	if c.http == nil {
 		c.http = NewHTTPClient(o.ConnectTimeout, o.RequestTimeout)
+	} else {
+		c.http = WithoutRedirects(c.http)
 	}
 	for _, p := range []Product{STS, RAM, ECS} {
 		raw := o.Endpoints[p]
@@ -219,8 +222,21 @@ func NewHTTPClient(connectTimeout, requestTimeout time.Duration) *http.Client {
 		ExpectContinueTimeout: time.Second,
 		ResponseHeaderTimeout: requestTimeout,
 	}
-	return &http.Client{Transport: tr, Timeout: requestTimeout}
+	return &http.Client{Transport: tr, Timeout: requestTimeout, CheckRedirect: refuseRedirect}
 }
+
+// WithoutRedirects returns a copy of hc that never follows a redirect: the
+// 3xx response itself is returned. Alibaba Cloud's RPC API never redirects,
+// and following one would re-send a signed body (AccessKeyId, Signature,
+// SecurityToken, an OIDC token) to whatever host the Location names. hc
+// itself is left as it is.
+func WithoutRedirects(hc *http.Client) *http.Client {
+	cp := *hc
+	cp.CheckRedirect = refuseRedirect
+	return &cp
+}
+
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // DefaultEndpoint returns the public endpoint URL of a product: STS is
 // regional (sts.<region>.aliyuncs.com, sts-vpc.<region>.aliyuncs.com in a
@@ -455,6 +471,19 @@ func unwrapURLError(err error) error {
 	return err
 }
 
+// describeNonAPIBody says what came back without quoting it: the media type
+// (parsed, so that no other header content passes) and the size.
+func describeNonAPIBody(resp *http.Response, body []byte) string {
+	ct := "none"
+	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil && len(mt) <= 64 {
+		ct = mt
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return fmt.Sprintf("redirect refused, Alibaba Cloud APIs do not redirect (content-type %s, %d bytes)", ct, len(body))
+	}
+	return fmt.Sprintf("response is not an Alibaba Cloud API error (content-type %s, %d bytes)", ct, len(body))
+}
+
 func decodeError(resp *http.Response, body []byte, req *Request, host string, secrets []string) *Error {
 	var eb struct {
 		RequestID string `json:"RequestId"`
@@ -470,11 +499,10 @@ func decodeError(resp *http.Response, body []byte, req *Request, host string, se
 			e.HostID = eb.HostID
 		}
 	} else {
-		// Not an API error body: a proxy or load balancer answered.
-		e.Message = strings.TrimSpace(string(body))
-		if len(e.Message) > 200 {
-			e.Message = e.Message[:200] + "..."
-		}
+		// Not an API error body: a proxy, a load balancer or some other
+		// server answered. Its body is never echoed: the endpoint may be
+		// chosen by a config writer, and the page could be an internal one.
+		e.Message = describeNonAPIBody(resp, body)
 		if resp.StatusCode >= 500 {
 			e.Code = "ServiceUnavailable"
 		}

@@ -46,7 +46,8 @@ func TestSessionDocuments(t *testing.T) {
 			ecsErr: "HTTP 500 from the metadata service: InternalError: try later", uriErr: "HTTP 500 from 127.0.0.1",
 			secrets: []string{"DocSecret77", "DocToken88"}},
 		{name: "error status with text body", status: 503, body: "upstream\n  overloaded",
-			ecsErr: "HTTP 503 from the metadata service: upstream overloaded", uriErr: "HTTP 503 from 127.0.0.1"},
+			ecsErr: "HTTP 503 from the metadata service: response is not an Alibaba Cloud API error (content-type text/plain, 21 bytes)",
+			uriErr: "HTTP 503 from 127.0.0.1", secrets: []string{"overloaded"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,7 +88,7 @@ func TestSessionDocuments(t *testing.T) {
 }
 
 // TestMetadataTokenNeverInErrors: a metadata service that echoes the token
-// in its error body must not get it into the error text.
+// in its JSON error's Message must not get it into the error text.
 func TestMetadataTokenNeverInErrors(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut {
@@ -100,7 +101,9 @@ func TestMetadataTokenNeverInErrors(t *testing.T) {
 		if got := r.Header.Get(metadataTokenHeader); got != "SessionTokenXYZ123" {
 			t.Errorf("token header = %q", got)
 		}
-		http.Error(w, "bad token "+r.Header.Get(metadataTokenHeader), http.StatusForbidden)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, `{"Code":"Forbidden","Message":"bad token %s"}`, r.Header.Get(metadataTokenHeader))
 	}))
 	defer srv.Close()
 	p, _ := NewECSRAMRole(ECSRAMRoleOptions{MetadataEndpoint: srv.URL})

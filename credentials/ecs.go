@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -102,6 +104,9 @@ func NewECSRAMRole(o ECSRAMRoleOptions) (Provider, error) {
 	hc := o.HTTPClient
 	if hc == nil {
 		hc = newMetadataHTTPClient(timeout)
+	} else {
+		// A redirect would carry the metadata token to another host.
+		hc = aliyun.WithoutRedirects(hc)
 	}
 	return &ecsRAMRole{
 		base:          base,
@@ -112,6 +117,9 @@ func NewECSRAMRole(o ECSRAMRoleOptions) (Provider, error) {
 		ttlSeconds:    strconv.FormatInt(int64(ttl/time.Second), 10),
 	}, nil
 }
+
+// ramRoleNameRe matches a RAM role name (1-64 letters, digits, . _ -).
+var ramRoleNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // newMetadataHTTPClient returns a client for a link-local service: no proxy
 // (a proxy must never see the metadata token), short timeouts, no redirects.
@@ -147,6 +155,11 @@ func (p *ecsRAMRole) Retrieve(ctx context.Context) (Credentials, error) {
 		role = firstLine(string(body))
 		if role == "" {
 			return Credentials{}, fmt.Errorf("%s: discovering the instance's role: no RAM role is attached to the instance", SourceECSRAMRole)
+		}
+		// The answer is quoted in later errors only once it is known to be
+		// a role name, not some other page.
+		if !ramRoleNameRe.MatchString(role) {
+			return Credentials{}, fmt.Errorf("%s: discovering the instance's role: the answer is not a RAM role name (%d bytes)", SourceECSRAMRole, len(body))
 		}
 	}
 	body, err := p.get(ctx, metadataCredentialsPath+url.PathEscape(role), token)
@@ -206,7 +219,7 @@ func (p *ecsRAMRole) metadataToken(parent context.Context) (string, error) {
 		if readErr != nil {
 			return "", fmt.Errorf("getting a metadata token: reading the answer: %w", readErr)
 		}
-		return "", fmt.Errorf("getting a metadata token: HTTP %d: %s", resp.StatusCode, excerpt(body, ""))
+		return "", fmt.Errorf("getting a metadata token: HTTP %d: %s", resp.StatusCode, excerpt(resp, body, ""))
 	}
 	return "", nil
 }
@@ -236,7 +249,7 @@ func (p *ecsRAMRole) get(ctx context.Context, path, token string) ([]byte, error
 		if token == "" && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 			hint = " (the instance requires hardened mode and no metadata token could be obtained)"
 		}
-		return nil, fmt.Errorf("HTTP %d from the metadata service%s: %s", resp.StatusCode, hint, excerpt(body, token))
+		return nil, fmt.Errorf("HTTP %d from the metadata service%s: %s", resp.StatusCode, hint, excerpt(resp, body, token))
 	}
 	return body, nil
 }
@@ -346,27 +359,33 @@ func validHeaderValue(s string) bool {
 	return true
 }
 
-// excerpt is a short, printable, secret-free part of an error body: the
-// Code and Message of a JSON body (never its other fields, which could hold
-// credentials), or the start of a text body.
-func excerpt(body []byte, secret string) string {
-	var doc sessionDocument
-	if json.Unmarshal(body, &doc) == nil {
-		s := strings.TrimSpace(doc.Code + ": " + doc.Message)
-		s = scrub(strings.Trim(s, ": "), secret, doc.AccessKeySecret, doc.SecurityToken)
-		if s == "" {
-			return "(JSON body without Code or Message)"
+// excerpt describes an error answer without echoing it: the Code, Message
+// and RequestId of an Alibaba-style JSON error (never its other fields,
+// which could hold credentials), scrubbed of secrets; for any other body only
+// its media type and size. A config writer chooses the URL, so the body
+// could be an internal page the writer must not get to read through Vault.
+func excerpt(resp *http.Response, body []byte, secret string) string {
+	var doc struct {
+		sessionDocument
+		RequestID string `json:"RequestId"`
+	}
+	if json.Unmarshal(body, &doc) == nil && doc.Code != "" {
+		s := strings.Trim(strings.TrimSpace(doc.Code+": "+doc.Message), ": ")
+		s = truncate(strings.Join(strings.Fields(string(bytes.ToValidUTF8([]byte(s), []byte("?")))), " "), 200)
+		if doc.RequestID != "" {
+			s += " (RequestId: " + truncate(doc.RequestID, 64) + ")"
 		}
-		return truncate(s, 200)
+		return scrub(s, secret, doc.AccessKeySecret, doc.SecurityToken)
 	}
-	s := strings.TrimSpace(string(bytes.ToValidUTF8(body, []byte("?"))))
-	if secret != "" {
-		s = strings.ReplaceAll(s, secret, redacted)
+	ct := "none"
+	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil && len(mt) <= 64 {
+		ct = mt
 	}
-	if s == "" {
-		return "(empty body)"
+	what := "response is not an Alibaba Cloud API error"
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		what = "redirect not followed"
 	}
-	return truncate(strings.Join(strings.Fields(s), " "), 200)
+	return fmt.Sprintf("%s (content-type %s, %d bytes)", what, ct, len(body))
 }
 
 func truncate(s string, n int) string {

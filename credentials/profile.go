@@ -187,6 +187,10 @@ func parseINI(data []byte, profile string) (*profileSpec, error) {
 		// contain them (policies) survive.
 		SpaceBeforeInlineComment: true,
 		SkipUnrecognizableLines:  false,
+		// ini.v1 makes [a.b] a child of [a] that inherits a's keys; a
+		// profile named prod.readonly must not pick up prod's keys. Section
+		// names never contain a newline, so no section has a parent.
+		ChildSectionDelimiter: "\n",
 	}, data)
 	if err != nil {
 		return nil, iniSyntaxError(err)

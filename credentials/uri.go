@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
@@ -54,7 +55,35 @@ func NewCredentialsURI(o CredentialsURIOptions) (Provider, error) {
 	if hc == nil {
 		hc = aliyun.NewHTTPClient(timeout, timeout)
 	}
+	cp := *hc
+	cp.CheckRedirect = sameOriginRedirects(u)
+	hc = &cp
 	return &credentialsURI{url: o.URL, host: u.Host, client: hc, timeout: timeout}, nil
+}
+
+// maxURIRedirects bounds the redirects followed from a credentials URI.
+const maxURIRedirects = 5
+
+// sameOriginRedirects lets a credentials URI redirect only within its own
+// scheme, host and port: a redirect elsewhere (https to http included) is
+// not followed, and its 3xx answer becomes the error.
+func sameOriginRedirects(origin *url.URL) func(*http.Request, []*http.Request) error {
+	want := originOf(origin)
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) > maxURIRedirects || originOf(req.URL) != want {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+}
+
+// originOf is scheme://host:port with the scheme's default port made explicit.
+func originOf(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }
 
 // Retrieve fetches the credentials document once.
@@ -77,7 +106,7 @@ func (p *credentialsURI) Retrieve(ctx context.Context) (Credentials, error) {
 		return Credentials{}, fmt.Errorf("%s: reading the answer from %s: %w", SourceCredentialsURI, p.host, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return Credentials{}, fmt.Errorf("%s: HTTP %d from %s: %s", SourceCredentialsURI, resp.StatusCode, p.host, excerpt(body, ""))
+		return Credentials{}, fmt.Errorf("%s: HTTP %d from %s: %s", SourceCredentialsURI, resp.StatusCode, p.host, excerpt(resp, body, ""))
 	}
 	c, err := parseSessionDocument(body, false)
 	if err != nil {
