@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/errutil"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
@@ -280,6 +281,12 @@ func (e *testEnv) do(op logical.Operation, path string, data map[string]interfac
 		// Choose create or update as Vault's router does.
 		req.Operation = logical.UpdateOperation
 		checkFound, exists, err := e.b.HandleExistenceCheck(e.ctx, req)
+		var ue errutil.UserError
+		if errors.As(err, &ue) {
+			// Vault answers a user error of the existence check (a field
+			// that does not parse) with a 400.
+			return logical.ErrorResponse(ue.Err), nil
+		}
 		if err != nil {
 			e.t.Fatalf("existence check of %s: %v", path, err)
 		}

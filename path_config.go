@@ -3,6 +3,7 @@ package alicloud
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -94,7 +95,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		if aliyun.IsThrottling(err) {
 			return nil, upstreamErr("verifying the configured credentials", err)
 		}
-		return logical.ErrorResponse("config: the credentials could not be verified with GetCallerIdentity: %s", err), nil
+		return logical.ErrorResponse("config: %s: the credentials could not be verified with GetCallerIdentity: %s", verifiedFields(cfg), err), nil
 	}
 	if ramEndpointChanged(existing, cfg) {
 		if resp, err := checkRAMEndpoint(vctx, client); resp != nil || err != nil {
@@ -191,6 +192,27 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, _ 
 	}
 	b.clearClient()
 	return nil, nil
+}
+
+// verifiedFields names the fields a failed identity check is about: those
+// the credential type requires, and the STS endpoint it was checked at.
+func verifiedFields(cfg *configEntry) string {
+	t := cfg.effectiveType()
+	var names []string
+	for _, f := range configFields {
+		if contains(f.required, t) {
+			names = append(names, f.name)
+		}
+	}
+	if len(names) == 0 {
+		names = append(names, "credential_type")
+	}
+	if cfg.STSEndpoint != "" {
+		names = append(names, "sts_endpoint")
+	} else {
+		names = append(names, "region")
+	}
+	return strings.Join(names, ", ")
 }
 
 const pathConfigHelpSyn = `Configure the engine's own Alibaba Cloud identity and how it reaches Alibaba Cloud.`

@@ -170,7 +170,7 @@ func TestConfig_Validation(t *testing.T) {
 		{"too long timeout", base(map[string]interface{}{"request_timeout": "301s"}), "request_timeout: must be between 1 and 300 seconds"},
 		{"template parse error", base(map[string]interface{}{"username_template": "{{ .Nope "}), "username_template: unable to parse template"},
 		{"template makes invalid names", base(map[string]interface{}{"username_template": "user name {{ .RoleName }}"}), "username_template: produced \"user name sample-role-name\", which is not a valid RAM user name"},
-		{"wrong secret", base(map[string]interface{}{"secret_key": "not-the-secret-0123456789abcdef"}), "config: the credentials could not be verified with GetCallerIdentity"},
+		{"wrong secret", base(map[string]interface{}{"secret_key": "not-the-secret-0123456789abcdef"}), "config: access_key, secret_key, sts_endpoint: the credentials could not be verified with GetCallerIdentity"},
 		{"unknown key", base(map[string]interface{}{"access_key": "LTAIunknownunknown00", "secret_key": "x"}), "InvalidAccessKeyId"},
 		{"oidc token file missing", map[string]interface{}{"credential_type": "oidc_role_arn", "role_arn": e.oidcRoleARN, "oidc_provider_arn": e.oidcProvARN, "oidc_token_file": filepath.Join(os.TempDir(), "nonexistent", "token"), "sts_endpoint": e.url}, "oidc_token_file: " + filepath.Join(os.TempDir(), "nonexistent", "token") + " does not exist"},
 		{"default chain finds nothing", map[string]interface{}{"credential_type": "default", "sts_endpoint": e.url}, "could not be verified"},
