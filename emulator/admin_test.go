@@ -84,6 +84,26 @@ func TestAdminAPI(t *testing.T) {
 		t.Fatalf("delete faults: %d", res.status)
 	}
 
+	// Every kind through the admin API, and the refusal naming them all.
+	res := adminCall(t, e, http.MethodPut, "/_emulator/faults", `{"rules":[{"action":"CreateUser","kind":"lost_answer","count":1},{"action":"sts:AssumeRole","kind":"reset","probability":0.5}]}`)
+	if res.status != 200 {
+		t.Fatalf("PUT lost_answer and reset: %d %s", res.status, res.raw)
+	}
+	if f := e.Faults(); len(f.Rules) != 2 || f.Rules[0].Kind != FaultLostAnswer || f.Rules[0].Count != 1 || f.Rules[1].Kind != FaultReset || f.Rules[1].Probability != 0.5 {
+		t.Fatalf("faults %+v", f)
+	}
+	if got := adminCall(t, e, http.MethodGet, "/_emulator/faults", ""); !strings.Contains(got.raw, `"kind": "lost_answer"`) || !strings.Contains(got.raw, `"kind": "reset"`) {
+		t.Fatalf("GET faults: %s", got.raw)
+	}
+	res = adminCall(t, e, http.MethodPut, "/_emulator/faults", `{"rules":[{"action":"*","kind":"boom"}]}`)
+	if res.status != 400 || !strings.Contains(res.str("error"), "throttle, 5xx, latency, drop, lost_answer, reset") {
+		t.Fatalf("bad kind: %d %s", res.status, res.raw)
+	}
+	if got := len(e.Faults().Rules); got != 2 {
+		t.Fatalf("a refused PUT changed the rules: %d", got)
+	}
+	e.SetFaults(FaultConfig{})
+
 	if err := e.CreateUser("temporary"); err != nil {
 		t.Fatal(err)
 	}

@@ -33,8 +33,13 @@ func (e *Emulator) serveCredentialsURI(w http.ResponseWriter, r *http.Request) {
 	defer e.logEdge("credentials-uri", r, sw)
 	w = sw
 	e.count("credentialsuri:GetCredentials")
-	if e.applyFaults(w, r, "CredentialsURI") {
+	switch e.applyFaults(w, r, "CredentialsURI") {
+	case faultAnswered:
 		return
+	case faultLoseAnswer:
+		sink, drop := loseAnswer(w)
+		w = sink
+		defer drop()
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -21,8 +22,19 @@ const (
 	Fault5xx = "5xx"
 	// FaultLatency delays the request by the rule's Latency, then serves it.
 	FaultLatency = "latency"
-	// FaultDrop closes the connection without an answer.
+	// FaultDrop closes the connection without an answer, before the request is
+	// processed: nothing is applied.
 	FaultDrop = "drop"
+	// FaultLostAnswer processes the request completely (a create creates, an
+	// AssumeRole issues a session, an error is decided as usual), then closes
+	// the connection without sending the answer: "the service applied the
+	// request, then the answer was lost". It is how tests reproduce a
+	// non-idempotent create whose answer never arrived.
+	FaultLostAnswer = "lost_answer"
+	// FaultReset aborts the connection with a TCP RST (SO_LINGER 0) before
+	// the request is processed: nothing is applied, and the client reads
+	// "connection reset by peer" rather than an end of file.
+	FaultReset = "reset"
 )
 
 // FaultRule injects one kind of fault into matching requests.
@@ -31,7 +43,8 @@ type FaultRule struct {
 	// qualified one ("sts:AssumeRole"), or an edge endpoint ("ECSMetadata",
 	// "CredentialsURI").
 	Action string
-	// Kind is one of FaultThrottle, Fault5xx, FaultLatency, FaultDrop.
+	// Kind is one of FaultThrottle, Fault5xx, FaultLatency, FaultDrop,
+	// FaultLostAnswer, FaultReset.
 	Kind string
 	// Probability that a matching request is affected, in (0, 1]; 0 means 1.
 	Probability float64
@@ -125,7 +138,7 @@ func (c FaultConfig) Validate() error {
 			return fmt.Errorf("rules[%d].action: must not be empty (use \"*\" for every action)", i)
 		}
 		switch r.Kind {
-		case FaultThrottle, FaultDrop:
+		case FaultThrottle, FaultDrop, FaultLostAnswer, FaultReset:
 		case Fault5xx:
 			if r.Status != 0 && r.Status != 500 && r.Status != 503 {
 				return fmt.Errorf("rules[%d].status: must be 500 or 503", i)
@@ -135,7 +148,7 @@ func (c FaultConfig) Validate() error {
 				return fmt.Errorf("rules[%d].latency: must be positive for kind latency", i)
 			}
 		default:
-			return fmt.Errorf("rules[%d].kind: %q is not one of throttle, 5xx, latency, drop", i, r.Kind)
+			return fmt.Errorf("rules[%d].kind: %q is not one of throttle, 5xx, latency, drop, lost_answer, reset", i, r.Kind)
 		}
 		if r.Probability < 0 || r.Probability > 1 {
 			return fmt.Errorf("rules[%d].probability: must be between 0 and 1", i)
@@ -203,7 +216,7 @@ func ruleMatches(rule, action string) bool {
 }
 
 // decide picks the faults for one request: at most one terminal fault (throttle,
-// 5xx, drop) and the sum of the latency faults that fire before it.
+// 5xx, drop, lost_answer, reset) and the sum of the latency faults that fire before it.
 func (f *faultInjector) decide(action string) (latency time.Duration, terminal *FaultRule) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -232,15 +245,27 @@ func (f *faultInjector) decide(action string) (latency time.Duration, terminal *
 	return latency, nil
 }
 
+// faultVerdict tells the caller of applyFaults what is left to do.
+type faultVerdict int
+
+const (
+	// faultNone: serve the request (any injected latency has passed).
+	faultNone faultVerdict = iota
+	// faultAnswered: the fault answered the request or closed its
+	// connection; the caller must not touch the request any more.
+	faultAnswered
+	// faultLoseAnswer: serve the request completely, but into the writer
+	// returned by loseAnswer, then drop the connection (FaultLostAnswer).
+	faultLoseAnswer
+)
+
 // applyFaults injects the configured faults into a request for action
-// ("ECSMetadata", "CredentialsURI", or an RPC action). It reports whether it
-// answered the request (or dropped the connection); latency alone leaves the
-// request to the caller. Error bodies are JSON.
-func (e *Emulator) applyFaults(w http.ResponseWriter, r *http.Request, action string) (handled bool) {
+// ("ECSMetadata", "CredentialsURI", or an RPC action). Error bodies are JSON.
+func (e *Emulator) applyFaults(w http.ResponseWriter, r *http.Request, action string) faultVerdict {
 	return e.applyFaultsFormat(w, r, action, "JSON", r.Host, e.requestID())
 }
 
-func (e *Emulator) applyFaultsFormat(w http.ResponseWriter, r *http.Request, action, format, host, requestID string) bool {
+func (e *Emulator) applyFaultsFormat(w http.ResponseWriter, r *http.Request, action, format, host, requestID string) faultVerdict {
 	latency, rule := e.faults.decide(action)
 	if latency > 0 {
 		t := time.NewTimer(latency)
@@ -248,11 +273,11 @@ func (e *Emulator) applyFaultsFormat(w http.ResponseWriter, r *http.Request, act
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return true
+			return faultAnswered
 		}
 	}
 	if rule == nil {
-		return false
+		return faultNone
 	}
 	prod := productForAction(action)
 	switch rule.Kind {
@@ -265,16 +290,67 @@ func (e *Emulator) applyFaultsFormat(w http.ResponseWriter, r *http.Request, act
 			writeError(w, format, host, requestID, prod, apiErr(http.StatusServiceUnavailable, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."))
 		}
 	case FaultDrop:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return true
-			}
-		}
-		// HTTP/2 or a wrapped writer: abort the response instead.
-		panic(http.ErrAbortHandler)
+		closeConnection(w, false)
+	case FaultReset:
+		closeConnection(w, true)
+	case FaultLostAnswer:
+		return faultLoseAnswer
 	}
-	return true
+	return faultAnswered
+}
+
+// loseAnswer serves FaultLostAnswer: the request is served into sink, which
+// keeps nothing, and the caller defers drop, which then closes the connection
+// of w without a byte of the answer having been sent.
+func loseAnswer(w http.ResponseWriter) (sink http.ResponseWriter, drop func()) {
+	return &discardWriter{header: http.Header{}}, func() { closeConnection(w, false) }
+}
+
+// discardWriter is a ResponseWriter that throws the answer away.
+type discardWriter struct {
+	header http.Header
+}
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// closeConnection closes the connection of w without an answer; with reset,
+// the TCP connection underneath (TLS included) is aborted with an RST instead
+// of the orderly FIN. Nothing must have been written to w.
+func closeConnection(w http.ResponseWriter, reset bool) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			if tc := tcpConnOf(conn); reset && tc != nil {
+				// Closing only the TCP connection: a TLS close_notify would
+				// let the client see an orderly end.
+				_ = tc.SetLinger(0)
+				_ = tc.Close()
+				return
+			}
+			_ = conn.Close()
+			return
+		}
+	}
+	// HTTP/2 or a writer that cannot hijack: abort the response instead
+	// (the server resets the stream or closes the connection).
+	panic(http.ErrAbortHandler)
+}
+
+// tcpConnOf returns the TCP connection under c (a *tls.Conn, or the
+// proxy's buffered tunnel connection), or nil.
+func tcpConnOf(c net.Conn) *net.TCPConn {
+	for range 4 {
+		switch t := c.(type) {
+		case *net.TCPConn:
+			return t
+		case interface{ NetConn() net.Conn }:
+			c = t.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 func productForAction(action string) *product {

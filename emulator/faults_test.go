@@ -129,14 +129,14 @@ func TestApplyFaultsForEdgeEndpoints(t *testing.T) {
 	e, _ := newTestEmulator(t, nil)
 	e.SetFaults(FaultConfig{Rules: []FaultRule{{Action: "ECSMetadata", Kind: Fault5xx}}})
 	rec := httptest.NewRecorder()
-	if !e.applyFaults(rec, httptest.NewRequest(http.MethodGet, "/latest/meta-data/", nil), "ECSMetadata") {
+	if e.applyFaults(rec, httptest.NewRequest(http.MethodGet, "/latest/meta-data/", nil), "ECSMetadata") != faultAnswered {
 		t.Fatal("ECSMetadata fault not applied")
 	}
 	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "ServiceUnavailable") {
 		t.Fatalf("answer %d %s", rec.Code, rec.Body.String())
 	}
 	rec = httptest.NewRecorder()
-	if e.applyFaults(rec, httptest.NewRequest(http.MethodGet, "/credentials-uri", nil), "CredentialsURI") {
+	if e.applyFaults(rec, httptest.NewRequest(http.MethodGet, "/credentials-uri", nil), "CredentialsURI") != faultNone {
 		t.Fatal("CredentialsURI affected by an ECSMetadata rule")
 	}
 }
@@ -152,6 +152,11 @@ func TestFaultConfigValidationAndJSON(t *testing.T) {
 	for i, c := range bad {
 		if c.Validate() == nil {
 			t.Errorf("config %d accepted", i)
+		}
+	}
+	for _, kind := range []string{FaultThrottle, Fault5xx, FaultDrop, FaultLostAnswer, FaultReset} {
+		if err := (FaultConfig{Rules: []FaultRule{{Action: "*", Kind: kind}}}).Validate(); err != nil {
+			t.Errorf("kind %s refused: %v", kind, err)
 		}
 	}
 	in := `{"seed":5,"rules":[{"action":"AssumeRole","kind":"latency","latency":"250ms","count":2}]}`

@@ -128,8 +128,13 @@ func (e *Emulator) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	case isCreds:
 		e.count("ecs:GetCredentials")
 	}
-	if e.applyFaults(w, r, "ECSMetadata") {
+	switch e.applyFaults(w, r, "ECSMetadata") {
+	case faultAnswered:
 		return
+	case faultLoseAnswer:
+		sink, drop := loseAnswer(w)
+		w = sink
+		defer drop()
 	}
 
 	if isToken {

@@ -246,6 +246,10 @@ type bufferedConn struct {
 
 func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
+// NetConn returns the connection underneath, like tls.Conn.NetConn, so a
+// reset fault can reach the TCP connection of a tunnel.
+func (c *bufferedConn) NetConn() net.Conn { return c.Conn }
+
 // oneConnListener hands one connection to an http.Server, then blocks in
 // Accept until closed, so Serve returns once that connection is done.
 type oneConnListener struct {

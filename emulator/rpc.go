@@ -174,6 +174,7 @@ func (e *Emulator) serveRPC(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Acs-Request-Id", q.id) // canonical already: no copy of the key
 	host := r.Host
 	format := "JSON"
+	lost := false // a lost_answer fault swallows the answer
 	respond := func(body map[string]any, aerr *APIError) {
 		if aerr != nil {
 			writeError(w, format, host, q.id, productFor(q.api), aerr)
@@ -192,10 +193,14 @@ func (e *Emulator) serveRPC(w http.ResponseWriter, r *http.Request) {
 		if q.caller != nil {
 			caller = q.caller.describe()
 		}
+		note := ""
+		if lost {
+			note = " answer lost (fault injected)"
+		}
 		if aerr != nil {
-			e.logf("rpc %s %s caller=%s status=%d code=%s request_id=%s", r.Method, name, caller, aerr.Status, aerr.Code, q.id)
+			e.logf("rpc %s %s caller=%s status=%d code=%s request_id=%s%s", r.Method, name, caller, aerr.Status, aerr.Code, q.id, note)
 		} else {
-			e.logf("rpc %s %s caller=%s status=200 request_id=%s", r.Method, name, caller, q.id)
+			e.logf("rpc %s %s caller=%s status=200 request_id=%s%s", r.Method, name, caller, q.id, note)
 		}
 	}
 
@@ -232,9 +237,17 @@ func (e *Emulator) serveRPC(w http.ResponseWriter, r *http.Request) {
 	q.api = api
 	counterName := api.counter
 	e.count(counterName)
-	if e.applyFaultsFormat(w, r, counterName, format, host, q.id) {
+	switch e.applyFaultsFormat(w, r, counterName, format, host, q.id) {
+	case faultAnswered:
 		e.log("rpc %s %s fault injected request_id=%s", r.Method, counterName, q.id)
 		return
+	case faultLoseAnswer:
+		// respond writes to the variable w: from here on the answer goes
+		// to the sink, and drop closes the real connection afterwards.
+		sink, drop := loseAnswer(w)
+		w = sink
+		lost = true
+		defer drop()
 	}
 	if aerr := e.authenticate(q); aerr != nil {
 		respond(nil, aerr)
