@@ -26,9 +26,9 @@ type options struct {
 	Faults string
 	// FaultRate is how many faults are armed per second, on average.
 	FaultRate float64
-	// RequireFaults fails the run when the emulator refuses a fault kind
-	// (reset and lost_answer are new); otherwise the kind is left out and
-	// the table says so.
+	// RequireFaults fails the run when the emulator refuses a fault kind;
+	// otherwise (an emulator older than reset and lost_answer) the kind is
+	// left out and the table says so.
 	RequireFaults bool
 	ShortTTL      time.Duration
 	StaticPeriod  time.Duration
@@ -46,7 +46,7 @@ func defaultOptions() options {
 	return options{
 		Seed: 0, Duration: 10 * time.Minute, Clients: 4, PluginKills: 20, VaultRestarts: 3,
 		Faults:    "throttle=3,5xx=3,latency=2,drop=2,reset=2,lost_answer=3",
-		FaultRate: 2, ShortTTL: 30 * time.Second, StaticPeriod: time.Minute, RotateRoot: 40 * time.Second,
+		FaultRate: 2, RequireFaults: true, ShortTTL: 30 * time.Second, StaticPeriod: time.Minute, RotateRoot: 40 * time.Second,
 		WALWait: 3 * time.Minute, VaultLogLevel: "debug", Log: os.Stderr,
 	}
 }
