@@ -50,7 +50,7 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 	if err := b.Setup(ctx, conf); err != nil {
 		return nil, err
 	}
-	return b, nil
+	return httpStatusBackend{b}, nil
 }
 
 // backendEnv is what the backend takes from its surroundings. Production uses
@@ -134,10 +134,20 @@ type backend struct {
 
 	// configMu serializes config writes, config deletes and root rotations.
 	configMu sync.Mutex
-	// roleLocks are per-role-name locks: writers of a role (role writes and
-	// deletes, the managed-policy bookkeeping) take the write lock; issuing a
-	// RAM user takes the read lock so the role's policies stay put meanwhile.
+	// Per-name locks, one set per kind of name, so that a lock of one kind
+	// never shares a bucket with a lock of another (locksutil hashes names
+	// into buckets, and two names of one kind may share one). Where two are
+	// held at once the order is: static role, then RAM user.
+	//
+	// roleLocks: writers of a role (role writes and deletes, the
+	// managed-policy bookkeeping) take the write lock; issuing a RAM user
+	// takes the read lock so the role's policies stay put meanwhile.
 	roleLocks []*locksutil.LockEntry
+	// staticLocks: one per static role (see staticLock).
+	staticLocks []*locksutil.LockEntry
+	// staticUserLocks: one per RAM user a static role manages, so that two
+	// static roles cannot be created for one user at once.
+	staticUserLocks []*locksutil.LockEntry
 
 	// roleCache holds decoded roles by name for the creds hot path, each
 	// tagged with the roleGen it was read under; roleGen moves on after
@@ -165,7 +175,7 @@ type backend struct {
 
 func newBackend(env backendEnv) *backend {
 	env.fillDefaults()
-	b := &backend{env: env, roleLocks: locksutil.CreateLocks()}
+	b := &backend{env: env, roleLocks: locksutil.CreateLocks(), staticLocks: locksutil.CreateLocks(), staticUserLocks: locksutil.CreateLocks()}
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,

@@ -649,8 +649,16 @@ func TestBackend_UpstreamErrorMapping(t *testing.T) {
 	if errors.Is(err, logical.ErrUpstreamRateLimited) {
 		t.Error("a non-throttling error maps to ErrUpstreamRateLimited")
 	}
-	if code, _ := logical.RespondErrorCommon(&logical.Request{}, nil, err); code != 500 {
-		t.Errorf("Vault maps a not-found upstream error to %d, want 500", code)
+	if !errors.As(err, &coded) || coded.Code() != 400 {
+		t.Errorf("a not-found upstream error is %v, want a 400 coded error (httpStatusBackend answers with it)", err)
+	}
+	outage := &aliyun.Error{StatusCode: 503, Code: "ServiceUnavailable", RequestID: "REQ-3"}
+	if err := upstreamErr("x", outage); !errors.As(err, &coded) || coded.Code() != 502 {
+		t.Errorf("an outage is %v, want a 502 coded error", err)
+	}
+	lost := &aliyun.NetworkError{Product: "ram", Action: "CreateUser", Host: "h", Err: errors.New("EOF")}
+	if err := upstreamErr("x", lost); !errors.As(err, &coded) || coded.Code() != 502 {
+		t.Errorf("a lost answer is %v, want a 502 coded error", err)
 	}
 	if upstreamErr("x", nil) != nil {
 		t.Error("upstreamErr(nil) is not nil")

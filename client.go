@@ -259,11 +259,18 @@ func (e *upstreamError) WrappedErrors() []error { return e.errs }
 // duration, an entity that does not exist or already does, a limit, a
 // conflict, or a permission the engine's identity lacks) becomes a 400: the
 // operator has to change the request, the role or the cloud set-up, and
-// retrying will not help. Everything else stays a 500. All keep Alibaba's
-// Code and RequestId in their text.
+// retrying will not help. Every other failure of Alibaba Cloud or of the way
+// to it (a 5xx, a lost answer, a timeout, the engine's own identity refused
+// or unobtainable) is a 502: Vault itself did not fail. All keep Alibaba's
+// Code and RequestId in their text. Path handlers answer these with their
+// status (withUpstreamStatus); a plain error would reach Vault's clients as
+// a 500.
 func upstreamErr(what string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, errSimulatedCrash) {
+		return err
 	}
 	if aliyun.IsThrottling(err) {
 		return &upstreamError{
@@ -275,7 +282,7 @@ func upstreamErr(what string, err error) error {
 	if isClientSideError(err) {
 		return &upstreamError{code: 400, msg: fmt.Sprintf("%s: %v", what, err), errs: []error{err}}
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	return &upstreamError{code: 502, msg: fmt.Sprintf("%s: %v", what, err), errs: []error{err}}
 }
 
 // isClientSideError reports whether an Alibaba Cloud error is about the
@@ -283,5 +290,5 @@ func upstreamErr(what string, err error) error {
 func isClientSideError(err error) bool {
 	code := aliyun.ErrorCode(err)
 	return strings.HasPrefix(code, "InvalidParameter") || strings.HasPrefix(code, "Missing") ||
-		aliyun.IsNotFound(err) || aliyun.IsConflict(err) || aliyun.IsLimitExceeded(err) || aliyun.IsAccessDenied(err)
+		aliyun.IsEntityNotExist(err) || aliyun.IsConflict(err) || aliyun.IsLimitExceeded(err) || aliyun.IsAccessDenied(err)
 }

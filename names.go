@@ -159,8 +159,13 @@ func (b *backend) validateSessionNameTemplate(field, text string) error {
 
 // managedPolicyName names the custom policy that holds inline policy i of a
 // role of this mount: vault-<mount>-<role>-<i>, within RAM's rules (letters,
-// digits and hyphens, at most 128 characters). A role name that had to be
-// altered to fit gets a hash suffix, so two roles never share a policy.
+// digits and hyphens, at most 128 characters). The mapping is one to one: a
+// role name that had to be altered to fit, or that already ends the way an
+// altered one does (a hyphen and eight hex digits), gets a hash of the whole
+// name as suffix, so role "prod_db" (vault-m-prod-db-1a2b3c4d-0) and role
+// "prod-db-1a2b3c4d" never share a policy. The policy's description names
+// its owner as well (managedPolicyDescription), and a role write refuses a
+// policy that another role or mount owns.
 func (b *backend) managedPolicyName(roleName string, i int) string {
 	return fmt.Sprintf("vault-%s-%s-%d", b.mountTag(), policyRoleTag(roleName), i)
 }
@@ -177,11 +182,19 @@ func (b *backend) mountTag() string {
 	return strings.ToLower(id)
 }
 
-var policyUnsafe = regexp.MustCompile(`[^A-Za-z0-9\-]+`)
+var (
+	policyUnsafe = regexp.MustCompile(`[^A-Za-z0-9\-]+`)
+	// hashSuffix is how a tag made by policyRoleTag ends when it altered
+	// the name.
+	hashSuffix = regexp.MustCompile(`-[0-9a-f]{8}$`)
+)
 
+// policyRoleTag is the role's part of its policies' names: the name itself
+// when RAM accepts it as it is, else its safe characters and a hash of it.
+// The two forms cannot meet: only the second ends like hashSuffix.
 func policyRoleTag(roleName string) string {
 	tag := policyUnsafe.ReplaceAllString(roleName, "-")
-	if tag == roleName && len(tag) <= 80 {
+	if tag == roleName && len(tag) <= 80 && !hashSuffix.MatchString(tag) {
 		return tag
 	}
 	if len(tag) > 80 {

@@ -137,7 +137,10 @@ func TestBackend_FactoryAndSleep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := lb.(*backend)
+	b := lb.(httpStatusBackend).backend
+	if _, ok := lb.(logical.PluginVersioner); !ok {
+		t.Error("the Factory's backend does not report its running version")
+	}
 	if b.env.Getenv == nil || b.env.Sleep == nil || b.env.RotateConfirmTimeout != 15*time.Second {
 		t.Errorf("Factory env = %+v", b.env)
 	}

@@ -17,7 +17,10 @@ import (
 const walKindRotateRoot = "rotate_root"
 
 type walRotateRoot struct {
+	// UserName is the user's name as the caller's ARN spells it; UserID
+	// identifies it (empty in entries of earlier versions).
 	UserName       string   `json:"user_name"`
+	UserID         string   `json:"user_id,omitempty"`
 	OldAccessKeyID string   `json:"old_access_key_id"`
 	ExistingKeyIDs []string `json:"existing_key_ids"`
 }
@@ -79,8 +82,10 @@ type rotateRootResult struct {
 // eventually consistent, so GetCallerIdentity is retried for a while), store
 // it, delete the old key, remove the WAL entry. At every step storage holds
 // a working key; a crash leaves at most one extra key, which the rollback
-// deletes. Input problems come back as *inputError. The caller holds
-// configMu. Scheduled rotations call it too.
+// deletes. The key operations name no user: Alibaba documents an omitted
+// UserName as the calling user, so nothing depends on how the caller's ARN
+// spells the user's name. Input problems come back as *inputError. The
+// caller holds configMu. Scheduled rotations call it too.
 func (b *backend) rotateRoot(ctx context.Context, s logical.Storage) (*rotateRootResult, error) {
 	cfg, err := readConfig(ctx, s)
 	if err != nil {
@@ -100,18 +105,17 @@ func (b *backend) rotateRoot(ctx context.Context, s logical.Storage) (*rotateRoo
 	if err != nil {
 		return nil, upstreamErr("checking the configured AccessKey", err)
 	}
-	userName := ramUserFromARN(id.Arn)
-	if id.IdentityType != aliyun.IdentityRAMUser || userName == "" {
+	if id.IdentityType != aliyun.IdentityRAMUser {
 		return nil, inputErrorf("rotate-root: the configured AccessKey belongs to %s %s, not to a RAM user; only a RAM user's AccessKey can be rotated", id.IdentityType, id.Arn)
 	}
-	keys, err := c.api.ListAccessKeys(ctx, userName)
+	// The name is for messages and the WAL entry's log lines only.
+	userName := ramUserFromARN(id.Arn)
+	label := "the engine's RAM user " + userName
+	keys, err := c.api.ListAccessKeys(ctx, "")
 	if err != nil {
-		return nil, upstreamErr("listing the AccessKeys of RAM user "+userName, err)
+		return nil, upstreamErr("listing the AccessKeys of "+label, err)
 	}
-	existing := make([]string, 0, len(keys))
-	for _, k := range keys {
-		existing = append(existing, k.AccessKeyID)
-	}
+	existing := keyIDs(keys)
 	if len(keys) >= 2 {
 		var other []string
 		for _, k := range existing {
@@ -123,60 +127,50 @@ func (b *backend) rotateRoot(ctx context.Context, s logical.Storage) (*rotateRoo
 			userName, strings.Join(existing, ", "), strings.Join(other, ", "))
 	}
 
-	walID, err := framework.PutWAL(ctx, s, walKindRotateRoot, &walRotateRoot{UserName: userName, OldAccessKeyID: cfg.AccessKey, ExistingKeyIDs: existing})
-	if err != nil {
-		return nil, fmt.Errorf("writing WAL entry: %w", err)
-	}
-	if b.crashed("rotate_root:wal") {
-		return nil, errSimulatedCrash
-	}
-	newKey, err := c.api.CreateAccessKey(ctx, userName)
-	if err != nil {
-		var ae *aliyun.Error
-		if errors.As(err, &ae) {
-			_ = framework.DeleteWAL(ctx, s, walID)
-		}
-		return nil, upstreamErr("creating a new AccessKey for RAM user "+userName, err)
-	}
-	if b.crashed("rotate_root:create_key") {
-		return nil, errSimulatedCrash
-	}
-	// abandon deletes the new key when the rotation cannot finish.
-	abandon := func(cause error) error {
-		if derr := c.api.DeleteAccessKey(ctx, userName, newKey.AccessKeyID); derr != nil && !aliyun.IsNotFound(derr) {
-			b.Logger().Error("deleting the unused new AccessKey failed; the WAL rollback will retry", "user", userName, "access_key_id", newKey.AccessKeyID, "error", derr)
-			return cause
-		}
-		_ = framework.DeleteWAL(ctx, s, walID)
-		return cause
-	}
-
 	newCfg := *cfg
-	newCfg.AccessKey = newKey.AccessKeyID
-	newCfg.SecretKey = newKey.AccessKeySecret
-	newClient, err := b.newEngineClient(&newCfg)
+	var newClient *engineClient
+	r := keyRequest{
+		walKind: walKindRotateRoot,
+		wal:     &walRotateRoot{UserName: userName, UserID: id.UserID, OldAccessKeyID: cfg.AccessKey, ExistingKeyIDs: existing},
+		step:    "rotate_root",
+		label:   label,
+		keep:    existing,
+		confirm: func(ctx context.Context, key *aliyun.AccessKey) error {
+			newCfg.AccessKey, newCfg.SecretKey = key.AccessKeyID, key.AccessKeySecret
+			nc, err := b.newEngineClient(&newCfg)
+			if err != nil {
+				return err
+			}
+			if err := b.confirmKey(ctx, nc, id); err != nil {
+				nc.close()
+				return err
+			}
+			newClient = nc
+			return nil
+		},
+		confirmTimeout: b.env.RotateConfirmTimeout.String(),
+	}
+	newKey, walID, err := b.newAccessKey(ctx, s, c, r)
 	if err != nil {
-		return nil, abandon(err)
-	}
-	if err := b.confirmKey(ctx, newClient, id.Arn); err != nil {
-		newClient.close()
-		return nil, abandon(fmt.Errorf("the new AccessKey %s was not accepted by STS within %s, so it was deleted and the config is unchanged: %w",
-			newKey.AccessKeyID, b.env.RotateConfirmTimeout, err))
-	}
-	if b.crashed("rotate_root:confirm") {
-		newClient.close()
-		return nil, errSimulatedCrash
+		if newClient != nil {
+			newClient.close() // a simulated crash after the confirmation
+		}
+		if errors.Is(err, errSimulatedCrash) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w; the config is unchanged", err)
 	}
 	if err := writeConfig(ctx, s, &newCfg); err != nil {
 		newClient.close()
-		return nil, abandon(err)
+		b.dropNewKeys(ctx, s, c, r, walID)
+		return nil, err
 	}
 	b.setClient(newClient)
 	if b.crashed("rotate_root:store") {
 		return nil, errSimulatedCrash
 	}
 	res := &rotateRootResult{AccessKeyID: newKey.AccessKeyID, OldAccessKeyID: cfg.AccessKey}
-	if err := newClient.api.DeleteAccessKey(ctx, userName, cfg.AccessKey); err != nil && !aliyun.IsNotFound(err) {
+	if err := newClient.api.DeleteAccessKey(ctx, "", cfg.AccessKey); err != nil && !aliyun.IsEntityNotExist(err) {
 		// The WAL entry stays: the rollback deletes the old key later.
 		b.Logger().Warn("deleting the old AccessKey failed; the WAL rollback will retry", "user", userName, "access_key_id", cfg.AccessKey, "error", err)
 		res.Warnings = append(res.Warnings, fmt.Sprintf("the new AccessKey is in use, but deleting the old one (%s) failed and will be retried: %v", cfg.AccessKey, err))
@@ -185,25 +179,23 @@ func (b *backend) rotateRoot(ctx context.Context, s logical.Storage) (*rotateRoo
 	if b.crashed("rotate_root:delete_old") {
 		return nil, errSimulatedCrash
 	}
-	if err := framework.DeleteWAL(ctx, s, walID); err != nil {
-		b.Logger().Warn("removing the rotate-root WAL entry failed; the rollback will find nothing to do", "error", err)
-	}
+	b.deleteWAL(ctx, s, walID)
 	b.Logger().Info("rotated the root AccessKey", "user", userName, "old_access_key_id", cfg.AccessKey, "access_key_id", newKey.AccessKeyID)
 	return res, nil
 }
 
 // confirmKey calls GetCallerIdentity with a new key until it answers with
 // the expected identity or the confirmation time runs out.
-func (b *backend) confirmKey(ctx context.Context, c *engineClient, wantARN string) error {
+func (b *backend) confirmKey(ctx context.Context, c *engineClient, want *aliyun.CallerIdentity) error {
 	deadline := b.now().Add(b.env.RotateConfirmTimeout)
 	var last error
 	for {
 		id, err := c.api.GetCallerIdentity(ctx)
 		switch {
-		case err == nil && id.Arn == wantARN:
+		case err == nil && sameIdentity(id, want):
 			return nil
 		case err == nil:
-			return fmt.Errorf("the new key belongs to %s, not %s", id.Arn, wantARN)
+			return fmt.Errorf("the new key belongs to %s, not %s", id.Arn, want.Arn)
 		case !aliyun.IsAuthFailure(err) && !aliyun.IsRetryable(err):
 			return err
 		}
@@ -215,6 +207,15 @@ func (b *backend) confirmKey(ctx context.Context, c *engineClient, wantARN strin
 			return last
 		}
 	}
+}
+
+// sameIdentity compares two callers by their ids, which do not change when
+// a name is spelled differently; by ARN when the ids are missing.
+func sameIdentity(a, b *aliyun.CallerIdentity) bool {
+	if a.UserID != "" && b.UserID != "" {
+		return a.UserID == b.UserID && a.AccountID == b.AccountID
+	}
+	return a.Arn == b.Arn
 }
 
 // ramUserFromARN returns the user name of acs:ram::<account>:user/<name>.
@@ -242,9 +243,22 @@ func (b *backend) rollbackRotateRoot(ctx context.Context, s logical.Storage, w w
 	if err != nil {
 		return err
 	}
-	keys, err := c.api.ListAccessKeys(ctx, w.UserName)
+	// The rotated user is the caller's own when the stored config still
+	// belongs to it (the usual case); by name otherwise (an entry from an
+	// earlier version, or a config rewritten for another user since).
+	user := w.UserName
+	if w.UserID != "" {
+		id, err := c.api.GetCallerIdentity(ctx)
+		if err != nil {
+			return upstreamErr("checking the configured AccessKey", err)
+		}
+		if id.UserID == w.UserID {
+			user = ""
+		}
+	}
+	keys, err := c.api.ListAccessKeys(ctx, user)
 	if err != nil {
-		if aliyun.IsNotFound(err) {
+		if aliyun.IsEntityNotExist(err) {
 			return nil
 		}
 		return upstreamErr("listing the AccessKeys of RAM user "+w.UserName, err)
@@ -273,7 +287,7 @@ func (b *backend) rollbackRotateRoot(ctx context.Context, s logical.Storage, w w
 		if !del {
 			continue
 		}
-		if err := c.api.DeleteAccessKey(ctx, w.UserName, id); err != nil && !aliyun.IsNotFound(err) {
+		if err := c.api.DeleteAccessKey(ctx, user, id); err != nil && !aliyun.IsEntityNotExist(err) {
 			errs = append(errs, fmt.Errorf("deleting AccessKey %s: %w", id, err))
 			continue
 		}

@@ -717,7 +717,7 @@ func (b *backend) checkRAMReferences(ctx context.Context, c *engineClient, exist
 			continue
 		}
 		if _, err := c.api.GetPolicy(ctx, p.Type, p.Name); err != nil {
-			if aliyun.IsNotFound(err) {
+			if aliyun.IsEntityNotExist(err) {
 				return logical.ErrorResponse("remote_policies: policy %q of type %s does not exist in RAM", p.Name, p.Type), nil
 			}
 			return nil, upstreamErr(fmt.Sprintf("checking remote policy %q", p.Name), err)
@@ -728,7 +728,7 @@ func (b *backend) checkRAMReferences(ctx context.Context, c *engineClient, exist
 			continue
 		}
 		if _, err := c.api.GetGroup(ctx, g); err != nil {
-			if aliyun.IsNotFound(err) {
+			if aliyun.IsEntityNotExist(err) {
 				return logical.ErrorResponse("ram_groups: group %q does not exist in RAM", g), nil
 			}
 			return nil, upstreamErr(fmt.Sprintf("checking RAM group %q", g), err)

@@ -304,7 +304,7 @@ func TestRole_ManagedPolicyTakeoverAndGC(t *testing.T) {
 	held = e.ok(logical.ReadOperation, "creds/app", nil)
 	e.ok(logical.DeleteOperation, "role/app", nil)
 	c, _ := e.b.getClient(e.ctx, e.s)
-	if err := e.b.deleteRAMUser(e.ctx, &logical.InmemStorage{}, c, held.Secret.InternalData["username"].(string), nil); err != nil {
+	if _, err := e.b.removeRAMUser(e.ctx, c, held.Secret.InternalData["username"].(string)); err != nil {
 		t.Fatal(err)
 	}
 	if e.policy(p0) == nil {
@@ -327,7 +327,7 @@ func TestRole_ManagedPolicyTakeoverAndGC(t *testing.T) {
 	e.ok(logical.CreateOperation, "role/app", map[string]interface{}{"inline_policies": "[" + ecsDescribeDoc + "]"})
 	held = e.ok(logical.ReadOperation, "creds/app", nil)
 	e.ok(logical.DeleteOperation, "role/app", nil)
-	if err := e.b.deleteRAMUser(e.ctx, &logical.InmemStorage{}, c, held.Secret.InternalData["username"].(string), nil); err != nil {
+	if _, err := e.b.removeRAMUser(e.ctx, c, held.Secret.InternalData["username"].(string)); err != nil {
 		t.Fatal(err)
 	}
 	periodic()

@@ -333,12 +333,17 @@ func (b *backend) createStaticRole(ctx context.Context, s logical.Storage, name 
 	}
 	user, err := c.api.GetUser(ctx, username)
 	if err != nil {
-		if isEntityNotExist(err) {
+		if aliyun.IsEntityNotExist(err) {
 			return logical.ErrorResponse("username: RAM user %q does not exist", username), nil
 		}
 		return nil, upstreamErr("checking RAM user "+username, err)
 	}
 	username = user.UserName
+	// From the ownership check to the store, no other static role may be
+	// created for this user.
+	userLock := b.staticUserLock(username)
+	userLock.Lock()
+	defer userLock.Unlock()
 	others, err := s.List(ctx, staticRoleStoragePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("listing static roles: %w", err)
@@ -369,7 +374,7 @@ func (b *backend) createStaticRole(ctx context.Context, s logical.Storage, name 
 				username, strings.Join(keyIDs(keys), ", "), strings.Join(keyIDs(keys[:len(keys)-1]), ", "), keys[len(keys)-1].AccessKeyID), nil
 		}
 		for len(keys) >= 2 {
-			if err := c.api.DeleteAccessKey(ctx, username, keys[0].AccessKeyID); err != nil && !isEntityNotExist(err) {
+			if err := c.api.DeleteAccessKey(ctx, username, keys[0].AccessKeyID); err != nil && !aliyun.IsEntityNotExist(err) {
 				return nil, upstreamErr(fmt.Sprintf("deleting AccessKey %s of RAM user %s (take_over_keys)", keys[0].AccessKeyID, username), err)
 			}
 			b.Logger().Info("static role took over a RAM user's keys and deleted one", "role", name, "user", username, "access_key_id", keys[0].AccessKeyID)
@@ -447,7 +452,7 @@ func (b *backend) pathStaticRoleDelete(ctx context.Context, req *logical.Request
 			if id == "" {
 				continue
 			}
-			if err := c.api.DeleteAccessKey(ctx, e.Username, id); err != nil && !isEntityNotExist(err) {
+			if err := c.api.DeleteAccessKey(ctx, e.Username, id); err != nil && !aliyun.IsEntityNotExist(err) {
 				// Nothing is forgotten: the role stays, and the delete can be retried.
 				return nil, upstreamErr(fmt.Sprintf("deleting AccessKey %s of RAM user %s (the role is kept)", id, e.Username), err)
 			}
@@ -463,7 +468,7 @@ func (b *backend) pathStaticRoleDelete(ctx context.Context, req *logical.Request
 				err = c.api.DeleteAccessKey(ctx, e.Username, e.PreviousAccessKeyID)
 			}
 			switch {
-			case err == nil || isEntityNotExist(err):
+			case err == nil || aliyun.IsEntityNotExist(err):
 				deleted = append(deleted, e.PreviousAccessKeyID)
 				if b.now().Before(e.PreviousExpires) {
 					warnings = append(warnings, fmt.Sprintf("the previous AccessKey %s was deleted before its grace period ended (%s)", e.PreviousAccessKeyID, formatTime(e.PreviousExpires)))

@@ -45,7 +45,36 @@ type walRolePolicy struct {
 	RoleName   string `json:"role_name"`
 }
 
-const managedPolicyDescription = "Created by Vault for role %s; do not edit, Vault manages it."
+// managedPolicyDescription records the owner of a managed policy: the role
+// and the mount (its backend UUID). Policies written by earlier versions
+// name the role only (legacyManagedPolicyDescription); their names carry
+// the mount's tag.
+const (
+	managedPolicyDescription       = "Created by Vault for role %s of mount %s; do not edit, Vault manages it."
+	legacyManagedPolicyDescription = "Created by Vault for role %s; do not edit, Vault manages it."
+)
+
+// policyDescription is the description of the managed policies of roleName.
+func (b *backend) policyDescription(roleName string) string {
+	return fmt.Sprintf(managedPolicyDescription, roleName, b.backendUUID)
+}
+
+// ownsPolicy reports whether a custom policy's description says that this
+// mount created it for roleName.
+func (b *backend) ownsPolicy(description, roleName string) bool {
+	return description == b.policyDescription(roleName) || description == fmt.Sprintf(legacyManagedPolicyDescription, roleName)
+}
+
+// notOwnedError is a custom policy that has the name a role's policy would
+// have, but that this mount did not create for that role.
+type notOwnedError struct {
+	policy, description string
+}
+
+func (e *notOwnedError) Error() string {
+	return fmt.Sprintf("RAM policy %q exists, and Vault did not create it for this role of this mount (its description: %q); "+
+		"Vault will not take it over: delete or rename it in RAM, or give the role another name", e.policy, e.description)
+}
 
 // walKindRolePolicyVersion is the WAL kind written before a role write adds
 // a version to one of its custom policies. If the process dies before the
@@ -73,7 +102,7 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 			return
 		}
 		for _, p := range created {
-			if derr := c.api.DeletePolicy(ctx, p.name, true); derr != nil && !aliyun.IsNotFound(derr) {
+			if derr := c.api.DeletePolicy(ctx, p.name, true); derr != nil && !aliyun.IsEntityNotExist(derr) {
 				b.Logger().Warn("removing a policy created by a failed role write failed; the rollback will retry", "policy", p.name, "error", derr)
 				continue
 			}
@@ -108,7 +137,7 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 			// Even an unchanged document is compared with RAM's (one
 			// GetPolicy): writing the role again repairs a policy that was
 			// edited or deleted outside Vault.
-			u, err := b.newPolicyVersion(ctx, c, name, doc, &versionWAL{s: s, roleName: roleName})
+			u, err := b.newPolicyVersion(ctx, c, name, roleName, doc, &versionWAL{s: s, roleName: roleName})
 			if err == nil {
 				if u != nil {
 					undo = append(undo, *u)
@@ -119,7 +148,7 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 			if errors.Is(err, errSimulatedCrash) {
 				return nil, nil, err
 			}
-			if !aliyun.IsNotFound(err) {
+			if !aliyun.IsEntityNotExist(err) {
 				return nil, nil, policyDocumentErr(i, name, err)
 			}
 			// Deleted out of band: create it again below.
@@ -134,7 +163,7 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 		}
 		_, err = c.api.CreatePolicy(ctx, aliyun.CreatePolicyInput{
 			PolicyName:     name,
-			Description:    fmt.Sprintf(managedPolicyDescription, roleName),
+			Description:    b.policyDescription(roleName),
 			PolicyDocument: doc,
 		})
 		switch {
@@ -143,9 +172,15 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 			walIDs = append(walIDs, walID)
 		case aliyun.IsAlreadyExists(err):
 			// Left by an earlier role of the same name whose users still hold
-			// it (or by a crash): take it over with a new version.
-			walIDs = append(walIDs, walID)
-			u, verr := b.newPolicyVersion(ctx, c, name, doc, &versionWAL{s: s, roleName: roleName})
+			// it (or by a crash): take it over with a new version, if it is
+			// this role's (newPolicyVersion checks).
+			u, verr := b.newPolicyVersion(ctx, c, name, roleName, doc, &versionWAL{s: s, roleName: roleName})
+			if verr != nil {
+				// Nothing was created; this entry has nothing to roll back.
+				_ = framework.DeleteWAL(ctx, s, walID)
+			} else {
+				walIDs = append(walIDs, walID)
+			}
 			if errors.Is(verr, errSimulatedCrash) {
 				return nil, nil, verr
 			}
@@ -162,8 +197,7 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 		default:
 			// Nothing was created, unless the answer was lost: keep the WAL
 			// entry for the rollback in that case only.
-			var ae *aliyun.Error
-			if errors.As(err, &ae) {
+			if !aliyun.MayHaveApplied(err) {
 				_ = framework.DeleteWAL(ctx, s, walID)
 			}
 			return nil, nil, policyDocumentErr(i, name, err)
@@ -191,10 +225,13 @@ func (b *backend) syncInlinePolicies(ctx context.Context, s logical.Storage, c *
 // the role is stored is rolled back (rollbackPolicyVersion); the caller
 // deletes it once the role is stored. The returned undo record restores the
 // previous default.
-func (b *backend) newPolicyVersion(ctx context.Context, c *engineClient, name, doc string, wal *versionWAL) (*versionUndo, error) {
+func (b *backend) newPolicyVersion(ctx context.Context, c *engineClient, name, roleName, doc string, wal *versionWAL) (*versionUndo, error) {
 	cur, err := c.api.GetPolicy(ctx, aliyun.PolicyTypeCustom, name)
 	if err != nil {
 		return nil, err
+	}
+	if !b.ownsPolicy(cur.Policy.Description, roleName) {
+		return nil, &notOwnedError{policy: name, description: cur.Policy.Description}
 	}
 	if cur.DefaultPolicyVersion.PolicyDocument != "" && sameJSON(cur.DefaultPolicyVersion.PolicyDocument, doc) {
 		return nil, nil
@@ -218,8 +255,7 @@ func (b *backend) newPolicyVersion(ctx context.Context, c *engineClient, name, d
 	if err != nil {
 		// RAM answered: no version was created. A lost answer keeps the
 		// entry for the rollback.
-		var ae *aliyun.Error
-		if wal != nil && errors.As(err, &ae) {
+		if wal != nil && !aliyun.MayHaveApplied(err) {
 			_ = framework.DeleteWAL(ctx, wal.s, walID)
 		}
 		return nil, err
@@ -261,9 +297,11 @@ func (b *backend) rollbackPolicyVersion(ctx context.Context, req *logical.Reques
 		if err != nil {
 			return err
 		}
-		_, err = b.newPolicyVersion(ctx, c, name, doc, nil)
-		if aliyun.IsNotFound(err) {
-			// Gone from RAM: the next role write creates it again.
+		_, err = b.newPolicyVersion(ctx, c, name, w.RoleName, doc, nil)
+		var no *notOwnedError
+		if aliyun.IsEntityNotExist(err) || errors.As(err, &no) {
+			// Gone from RAM (the next role write creates it again), or
+			// replaced by a policy that is not Vault's: nothing to undo.
 			return nil
 		}
 		return err
@@ -284,6 +322,10 @@ func sameJSON(a, b string) bool {
 // policyDocumentErr turns RAM's refusal of a document into an input error
 // naming the document; other failures stay upstream errors.
 func policyDocumentErr(i int, name string, err error) error {
+	var no *notOwnedError
+	if errors.As(err, &no) {
+		return inputErrorf("inline_policies[%d]: %v", i, no)
+	}
 	code := aliyun.ErrorCode(err)
 	if strings.HasPrefix(code, "InvalidParameter") || strings.HasPrefix(code, "MalformedPolicyDocument") ||
 		strings.HasPrefix(code, "Invalid.Policy") || strings.HasPrefix(code, "LimitExceeded.Policy") {
@@ -315,9 +357,20 @@ func (b *backend) retirePolicies(ctx context.Context, s logical.Storage, c *engi
 // retirePolicy deletes a managed policy unless a principal still holds it,
 // in which case it records a clean-up marker and reports pending.
 func (b *backend) retirePolicy(ctx context.Context, s logical.Storage, c *engineClient, roleName, name string) (pending bool, err error) {
+	// Only a policy this mount made for the role is deleted.
+	cur, err := c.api.GetPolicy(ctx, aliyun.PolicyTypeCustom, name)
+	switch {
+	case aliyun.IsEntityNotExist(err):
+		return false, b.clearPolicyGC(ctx, s, name)
+	case err != nil:
+		return false, upstreamErr(fmt.Sprintf("checking policy %q", name), err)
+	case !b.ownsPolicy(cur.Policy.Description, roleName):
+		b.Logger().Warn("a custom policy due for clean-up was not created by Vault for its role; leaving it alone", "policy", name, "role", roleName)
+		return false, b.clearPolicyGC(ctx, s, name)
+	}
 	ents, err := c.api.ListEntitiesForPolicy(ctx, aliyun.PolicyTypeCustom, name)
 	if err != nil {
-		if aliyun.IsNotFound(err) {
+		if aliyun.IsEntityNotExist(err) {
 			return false, b.clearPolicyGC(ctx, s, name)
 		}
 		return false, upstreamErr(fmt.Sprintf("listing the holders of policy %q", name), err)
@@ -327,7 +380,7 @@ func (b *backend) retirePolicy(ctx context.Context, s logical.Storage, c *engine
 	}
 	if err := c.api.DeletePolicy(ctx, name, true); err != nil {
 		switch {
-		case aliyun.IsNotFound(err):
+		case aliyun.IsEntityNotExist(err):
 		case aliyun.IsConflict(err):
 			// Attached meanwhile: wait for the holder's revocation.
 			return true, b.markPolicyForGC(ctx, s, name, roleName)

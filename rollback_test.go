@@ -110,16 +110,32 @@ func TestRollback_RAMUserFailureMidway(t *testing.T) {
 		})
 	}
 
-	// A lost answer to CreateUser (connection dropped) leaves the WAL entry:
-	// the user may exist, and only the rollback can tell.
+	// A dropped connection on CreateUser may or may not have created the
+	// user: the issue looks, removes what it finds, and only then drops the
+	// WAL entry.
 	t.Run("dropped CreateUser", func(t *testing.T) {
 		e := newTestEnv(t)
 		e.configure(map[string]interface{}{"max_retries": 0})
 		e.ok(logical.CreateOperation, "role/dev", map[string]interface{}{"ram_groups": "developers"})
 		e.emu.SetFaults(emulator.FaultConfig{Rules: []emulator.FaultRule{{Action: "CreateUser", Kind: emulator.FaultDrop, Count: 1}}})
 		e.fails(logical.ReadOperation, "creds/dev", nil, "CreateUser")
-		if kinds := e.walEntries(); !reflect.DeepEqual(kinds, []string{walKindRAMUser}) {
-			t.Fatalf("WAL = %v, want the ram_user entry kept", kinds)
+		if kinds := e.walEntries(); len(kinds) != 0 || len(e.userNames()) != 0 {
+			t.Fatalf("after the failed issue: WAL %v, users %v", kinds, e.userNames())
+		}
+	})
+
+	// When the issue cannot look (RAM fails its GetUser as well), the WAL
+	// entry stays for the rollback.
+	t.Run("dropped CreateUser, clean-up fails", func(t *testing.T) {
+		la := newLostAnswers()
+		e := newTestEnv(t, withTransport(la))
+		e.configure(map[string]interface{}{"max_retries": 0})
+		e.ok(logical.CreateOperation, "role/dev", map[string]interface{}{"ram_groups": "developers"})
+		la.lose("CreateUser", 1)
+		la.lose("GetUser", 1)
+		e.fails(logical.ReadOperation, "creds/dev", nil, "CreateUser")
+		if kinds := e.walEntries(); !reflect.DeepEqual(kinds, []string{walKindRAMUser}) || len(e.userNames()) != 1 {
+			t.Fatalf("WAL = %v, users %v: want the ram_user entry kept for the user that exists", kinds, e.userNames())
 		}
 		e.ageWALs(walRollbackMinAge + time.Minute)
 		e.rollback()

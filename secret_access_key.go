@@ -48,6 +48,9 @@ type leaseData struct {
 	RemotePolicies  []*remotePolicy `json:"remote_policies"`
 	ManagedPolicies []*remotePolicy `json:"managed_policies"`
 	RAMGroups       []string        `json:"ram_groups"`
+	// IssueID is the id in the user's Comments (leases of earlier versions
+	// and of HashiCorp's plugin have none).
+	IssueID string `json:"issue_id,omitempty"`
 }
 
 // decodeLeaseData reads internal data in either form it takes: the Go
@@ -115,28 +118,8 @@ func (b *backend) secretRevoke(ctx context.Context, req *logical.Request, _ *fra
 	default:
 		return nil, fmt.Errorf("unrecognized role_type: %s", ld.RoleType)
 	}
-	if ld.UserName == "" {
-		return nil, fmt.Errorf("lease data has no username")
-	}
-	c, err := b.getClient(ctx, req.Storage)
-	if err != nil {
+	if err := b.revokeRAMUser(ctx, req.Storage, ld); err != nil {
 		return nil, err
 	}
-	// HashiCorp's per-lease policies are deleted with the user.
-	perLease := make([]string, 0, len(ld.InlinePolicies))
-	for _, p := range ld.InlinePolicies {
-		if p != nil && p.Name != "" {
-			perLease = append(perLease, p.Name)
-		}
-	}
-	if gone, detached := b.removeLeasedUser(ctx, c, ld); gone {
-		err = b.finishUserRemoval(ctx, req.Storage, c, ld.UserName, perLease, detached, nil)
-	} else {
-		err = b.deleteRAMUser(ctx, req.Storage, c, ld.UserName, perLease)
-	}
-	if err != nil {
-		return nil, err
-	}
-	b.Logger().Debug("revoked a RAM user", "role", ld.RoleName, "user", ld.UserName)
 	return nil, nil
 }

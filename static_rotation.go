@@ -146,7 +146,15 @@ func (b *backend) writeStaticRole(ctx context.Context, s logical.Storage, name s
 // always holds a working key (the key being replaced stays valid until its
 // grace period ends), so a read never waits for a rotation.
 func (b *backend) staticLock(name string) *locksutil.LockEntry {
-	return locksutil.LockForKey(b.roleLocks, staticRoleStoragePrefix+name)
+	return locksutil.LockForKey(b.staticLocks, name)
+}
+
+// staticUserLock returns the lock of a RAM user that static roles manage
+// (RAM user names are case-insensitive). Creating a static role holds it
+// from the check that no other role owns the user until the role is
+// stored. It is taken after the static role's lock, never before.
+func (b *backend) staticUserLock(userName string) *locksutil.LockEntry {
+	return locksutil.LockForKey(b.staticUserLocks, strings.ToLower(userName))
 }
 
 // staticSchedule caches when each static role is next due, so the periodic
@@ -198,13 +206,6 @@ type walStaticKey struct {
 	ExistingKeyIDs []string `json:"existing_key_ids"`
 }
 
-// isEntityNotExist reports whether RAM said the named entity does not exist.
-// aliyun.IsNotFound also matches InvalidAccessKeyId.NotFound, which concerns
-// the engine's own key, not the entity the call was about.
-func isEntityNotExist(err error) bool {
-	return strings.HasPrefix(aliyun.ErrorCode(err), "EntityNotExist")
-}
-
 // keyIDs returns the ids of keys.
 func keyIDs(keys []aliyun.AccessKey) []string {
 	ids := make([]string, 0, len(keys))
@@ -214,45 +215,22 @@ func keyIDs(keys []aliyun.AccessKey) []string {
 	return ids
 }
 
-// newStaticKey creates a new AccessKey for a static role's user: WAL entry
-// (naming the keys that must survive a rollback), CreateAccessKey, and a
-// check that the key works (RAM is eventually consistent). On failure the
-// new key is deleted again; if that fails, or the process dies, the WAL
-// rollback deletes it. The caller stores the key and then removes the WAL
-// entry with the returned id.
+// newStaticKey creates a new AccessKey for a static role's user under a WAL
+// entry naming the keys that must survive a rollback (newAccessKey). The
+// caller stores the key and then removes the WAL entry with the returned id.
 func (b *backend) newStaticKey(ctx context.Context, s logical.Storage, c *engineClient, roleName, userName string, keep []string) (*aliyun.AccessKey, string, error) {
-	walID, err := framework.PutWAL(ctx, s, walKindStaticKey, &walStaticKey{RoleName: roleName, UserName: userName, ExistingKeyIDs: keep})
-	if err != nil {
-		return nil, "", fmt.Errorf("writing WAL entry: %w", err)
-	}
-	if b.crashed("static:wal") {
-		return nil, "", errSimulatedCrash
-	}
-	key, err := c.api.CreateAccessKey(ctx, userName)
-	if err != nil {
-		var ae *aliyun.Error
-		if errors.As(err, &ae) {
-			// RAM answered: no key was created.
-			_ = framework.DeleteWAL(ctx, s, walID)
-		}
-		return nil, "", upstreamErr("creating an AccessKey for RAM user "+userName, err)
-	}
-	if b.crashed("static:create_key") {
-		return nil, "", errSimulatedCrash
-	}
-	if err := b.confirmStaticKey(ctx, c, key, userName); err != nil {
-		if derr := c.api.DeleteAccessKey(ctx, userName, key.AccessKeyID); derr != nil && !isEntityNotExist(derr) {
-			b.Logger().Error("deleting a new AccessKey that did not work failed; the WAL rollback will retry", "user", userName, "access_key_id", key.AccessKeyID, "error", derr)
-		} else {
-			_ = framework.DeleteWAL(ctx, s, walID)
-		}
-		return nil, "", fmt.Errorf("the new AccessKey %s of RAM user %s was not accepted by STS within %s, so it was deleted: %w",
-			key.AccessKeyID, userName, b.env.RotateConfirmTimeout, err)
-	}
-	if b.crashed("static:confirm") {
-		return nil, "", errSimulatedCrash
-	}
-	return key, walID, nil
+	return b.newAccessKey(ctx, s, c, keyRequest{
+		walKind:  walKindStaticKey,
+		wal:      &walStaticKey{RoleName: roleName, UserName: userName, ExistingKeyIDs: keep},
+		step:     "static",
+		userName: userName,
+		label:    "RAM user " + userName,
+		keep:     keep,
+		confirm: func(ctx context.Context, key *aliyun.AccessKey) error {
+			return b.confirmStaticKey(ctx, c, key, userName)
+		},
+		confirmTimeout: b.env.RotateConfirmTimeout.String(),
+	})
 }
 
 // confirmStaticKey calls GetCallerIdentity with key until STS answers with
@@ -313,7 +291,7 @@ func (b *backend) rotateStaticRole(ctx context.Context, s logical.Storage, c *en
 	res := &staticRotateResult{OldAccessKeyID: e.AccessKeyID}
 	keys, err := c.api.ListAccessKeys(ctx, e.Username)
 	if err != nil {
-		if isEntityNotExist(err) {
+		if aliyun.IsEntityNotExist(err) {
 			return nil, inputErrorf("RAM user %q no longer exists; delete the static role or re-create the user", e.Username)
 		}
 		return nil, upstreamErr("listing the AccessKeys of RAM user "+e.Username, err)
@@ -348,7 +326,7 @@ func (b *backend) rotateStaticRole(ctx context.Context, s logical.Storage, c *en
 	}
 	toDelete = append(toDelete, strangers...)
 	for _, id := range toDelete {
-		if err := c.api.DeleteAccessKey(ctx, e.Username, id); err != nil && !isEntityNotExist(err) {
+		if err := c.api.DeleteAccessKey(ctx, e.Username, id); err != nil && !aliyun.IsEntityNotExist(err) {
 			return nil, upstreamErr(fmt.Sprintf("deleting AccessKey %s of RAM user %s to make room for the new key", id, e.Username), err)
 		}
 		res.Deleted = append(res.Deleted, id)
@@ -414,7 +392,7 @@ func (b *backend) rotateStaticRole(ctx context.Context, s logical.Storage, c *en
 // period is over) and forgets it. The caller holds the role's lock.
 func (b *backend) retireStaticPrevious(ctx context.Context, s logical.Storage, c *engineClient, name string, e *staticRoleEntry) error {
 	id := e.PreviousAccessKeyID
-	if err := c.api.DeleteAccessKey(ctx, e.Username, id); err != nil && !isEntityNotExist(err) {
+	if err := c.api.DeleteAccessKey(ctx, e.Username, id); err != nil && !aliyun.IsEntityNotExist(err) {
 		return upstreamErr(fmt.Sprintf("deleting the previous AccessKey %s of RAM user %s", id, e.Username), err)
 	}
 	e.PreviousAccessKeyID, e.PreviousExpires = "", time.Time{}
@@ -550,7 +528,7 @@ func (b *backend) rollbackStaticKey(ctx context.Context, s logical.Storage, w wa
 	}
 	keys, err := c.api.ListAccessKeys(ctx, w.UserName)
 	if err != nil {
-		if isEntityNotExist(err) {
+		if aliyun.IsEntityNotExist(err) {
 			return nil
 		}
 		return upstreamErr("listing the AccessKeys of RAM user "+w.UserName, err)
@@ -561,7 +539,7 @@ func (b *backend) rollbackStaticKey(ctx context.Context, s logical.Storage, w wa
 		if id == current || id == previous || contains(w.ExistingKeyIDs, id) {
 			continue
 		}
-		if err := c.api.DeleteAccessKey(ctx, w.UserName, id); err != nil && !isEntityNotExist(err) {
+		if err := c.api.DeleteAccessKey(ctx, w.UserName, id); err != nil && !aliyun.IsEntityNotExist(err) {
 			errs = append(errs, fmt.Errorf("deleting AccessKey %s: %w", id, err))
 			continue
 		}

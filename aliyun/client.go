@@ -284,6 +284,14 @@ type Request struct {
 	Params  url.Values
 	// Anonymous calls are not signed (AssumeRoleWithOIDC, AssumeRoleWithSAML).
 	Anonymous bool
+	// Creates marks a call that creates something and cannot be sent twice
+	// safely (CreateUser, CreateAccessKey, CreatePolicy,
+	// CreatePolicyVersion): after a failure that may have been carried out
+	// (MayHaveApplied) it is not retried, because a second attempt would
+	// create a second key, or fail with EntityAlreadyExists and hide that
+	// the first attempt succeeded. The error goes back to the caller, who
+	// must treat the entity as possibly created.
+	Creates bool
 }
 
 // Do sends req, retrying as configured, and decodes the JSON answer into out
@@ -318,7 +326,7 @@ func (c *Client) Do(ctx context.Context, req *Request, out any) error {
 				continue
 			}
 		}
-		if attempt >= c.maxRetries || !IsRetryable(err) {
+		if attempt >= c.maxRetries || !IsRetryable(err) || (req.Creates && MayHaveApplied(err)) {
 			return lastErr
 		}
 		delay := c.backoff(attempt)

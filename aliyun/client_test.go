@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -365,7 +366,9 @@ func TestErrorClassification(t *testing.T) {
 		notFound, throttle, conflict, limit, denied, re bool
 	}{
 		{mk(404, "EntityNotExist.User"), true, false, false, false, false, false},
-		{mk(404, "InvalidAccessKeyId.NotFound"), true, false, false, false, false, false},
+		{mk(404, "InvalidAccessKeyId.NotFound"), false, false, false, false, false, false},
+		{mk(404, ""), false, false, false, false, false, false},
+		{mk(404, "InvalidAction.NotFound"), false, false, false, false, false, false},
 		{mk(429, "Throttling.User"), false, true, false, false, false, true},
 		{mk(400, "Throttling"), false, true, false, false, false, true},
 		{mk(409, "EntityAlreadyExists.User"), false, false, true, false, false, false},
@@ -378,7 +381,7 @@ func TestErrorClassification(t *testing.T) {
 		{errors.New("plain"), false, false, false, false, false, false},
 	}
 	for _, tt := range tests {
-		got := []bool{IsNotFound(tt.err), IsThrottling(tt.err), IsConflict(tt.err), IsLimitExceeded(tt.err), IsAccessDenied(tt.err), IsRetryable(tt.err)}
+		got := []bool{IsEntityNotExist(tt.err), IsThrottling(tt.err), IsConflict(tt.err), IsLimitExceeded(tt.err), IsAccessDenied(tt.err), IsRetryable(tt.err)}
 		want := []bool{tt.notFound, tt.throttle, tt.conflict, tt.limit, tt.denied, tt.re}
 		for i := range got {
 			if got[i] != want[i] {
@@ -492,5 +495,73 @@ func TestCredentialsRejected(t *testing.T) {
 				t.Errorf("hook told %d times (%v), want once about the old token", len(told), len(told))
 			}
 		})
+	}
+}
+
+// TestCreatesNotRetriedWhenTheyMayHaveApplied: a create whose answer was lost
+// or that failed with a 5xx may have been carried out; sending it again
+// would create a second entity or hide the first behind EntityAlreadyExists.
+// Refusals that say nothing was done (throttling) are retried as usual.
+func TestCreatesNotRetriedWhenTheyMayHaveApplied(t *testing.T) {
+	created := okBody(`{"RequestId":"R1","AccessKey":{"AccessKeyId":"LTAInew","AccessKeySecret":"new-secret","Status":"Active"}}`)
+	tests := []struct {
+		name      string
+		replies   []func(http.ResponseWriter)
+		wantCalls int
+		wantMay   bool
+	}{
+		{"lost answer", []func(http.ResponseWriter){dropConnection, created}, 1, true},
+		{"internal error", []func(http.ResponseWriter){apiError(500, "InternalError", "oops"), created}, 1, true},
+		{"service unavailable", []func(http.ResponseWriter){apiError(503, "ServiceUnavailable", "x"), created}, 1, true},
+		{"throttled then created", []func(http.ResponseWriter){apiError(429, "Throttling.User", "x"), created}, 2, false},
+		{"conflict", []func(http.ResponseWriter){apiError(409, "LimitExceeded.User.AccessKey", "two"), created}, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := &recorder{t: t, secret: "sekret-value", replies: tt.replies}
+			c, _ := newTestClient(t, rc, Credentials{AccessKeyID: "LTAIkey", AccessKeySecret: "sekret-value"}, 3)
+			key, err := c.CreateAccessKey(context.Background(), "app")
+			if n := len(rc.requests()); n != tt.wantCalls {
+				t.Fatalf("calls = %d, want %d (err %v)", n, tt.wantCalls, err)
+			}
+			if tt.wantCalls == 2 {
+				if err != nil || key.AccessKeyID != "LTAInew" {
+					t.Fatalf("key %+v, err %v", key, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("CreateAccessKey succeeded")
+			}
+			if got := MayHaveApplied(err); got != tt.wantMay {
+				t.Fatalf("MayHaveApplied(%v) = %v, want %v", err, got, tt.wantMay)
+			}
+		})
+	}
+
+	// Reads are still retried after a lost answer.
+	rc := &recorder{t: t, secret: "s", replies: []func(http.ResponseWriter){dropConnection, okBody(`{"RequestId":"R","AccessKeys":{"AccessKey":[]}}`)}}
+	c, _ := newTestClient(t, rc, Credentials{AccessKeyID: "LTAIkey", AccessKeySecret: "s"}, 3)
+	if _, err := c.ListAccessKeys(context.Background(), "app"); err != nil || len(rc.requests()) != 2 {
+		t.Fatalf("ListAccessKeys: err %v after %d calls, want a retry", err, len(rc.requests()))
+	}
+
+	// A connection that cannot be made sent nothing.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c2, err := NewClient(Options{
+		Credentials: StaticCredentials(Credentials{AccessKeyID: "LTAIkey", AccessKeySecret: "s"}),
+		Endpoints:   map[Product]string{RAM: "http://" + addr},
+		MaxRetries:  -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.CreateAccessKey(context.Background(), "app"); err == nil || MayHaveApplied(err) {
+		t.Fatalf("refused connection: err %v, MayHaveApplied %v, want an error that did not apply", err, MayHaveApplied(err))
 	}
 }

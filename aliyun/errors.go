@@ -1,8 +1,10 @@
 package aliyun
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -81,15 +83,38 @@ func asError(err error) (*Error, bool) {
 	return e, ok
 }
 
-// IsNotFound reports whether err says the target entity does not exist
-// (EntityNotExist.*, InvalidAccessKeyId.NotFound, or an HTTP 404 from the service).
-func IsNotFound(err error) bool {
+// IsEntityNotExist reports whether Alibaba Cloud said that the entity the
+// call was about does not exist (EntityNotExist.*, for example
+// EntityNotExist.User). It is the only error that means "already gone":
+// InvalidAccessKeyId.NotFound is about the caller's own key, and an HTTP 404
+// without an Alibaba code comes from something that is not the API (a wrong
+// endpoint, a proxy), so neither says anything about the target.
+func IsEntityNotExist(err error) bool {
 	e, ok := asError(err)
-	if !ok {
+	return ok && strings.HasPrefix(e.Code, "EntityNotExist")
+}
+
+// MayHaveApplied reports whether a failed call may nonetheless have been
+// carried out by the service: its answer was lost (a transport error after
+// the request may have been sent, a timeout), or the service or a proxy in
+// front of it failed with a 5xx. A create that failed this way may have
+// created its entity. Answers that say the request was refused
+// (throttling, parameter, permission, conflict, not-found errors) and
+// failures to connect at all are not.
+func MayHaveApplied(err error) bool {
+	if err == nil {
 		return false
 	}
-	return strings.HasPrefix(e.Code, "EntityNotExist") || e.Code == "InvalidAccessKeyId.NotFound" ||
-		(e.StatusCode == http.StatusNotFound && !strings.HasPrefix(e.Code, "InvalidAction"))
+	var ne *NetworkError
+	if errors.As(err, &ne) {
+		return !ne.notSent()
+	}
+	if e, ok := asError(err); ok {
+		return e.StatusCode >= 500 && !IsThrottling(err)
+	}
+	// The context ended, or something else failed while the request may
+	// have been on its way.
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // IsThrottling reports whether err is a throttling error (Throttling, Throttling.User, Throttling.Api, ...).
@@ -188,6 +213,17 @@ func (e *NetworkError) Error() string {
 
 // Unwrap returns the underlying transport error.
 func (e *NetworkError) Unwrap() error { return e.Err }
+
+// notSent reports whether the request never left: the connection could not
+// be made (refused, unreachable, a name that does not resolve).
+func (e *NetworkError) notSent() bool {
+	var op *net.OpError
+	if errors.As(e.Err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(e.Err, &dns)
+}
 
 // stringToSignMarker precedes the server's string to sign in a
 // SignatureDoesNotMatch message; that string holds the security token when

@@ -64,6 +64,12 @@ func (c *Client) ram(ctx context.Context, action string, p url.Values, out any) 
 	return c.Do(ctx, &Request{Product: RAM, Version: RAMVersion, Action: action, Params: p}, out)
 }
 
+// create sends a RAM call that creates something: it is not retried after a
+// failure that may have been carried out (Request.Creates).
+func (c *Client) create(ctx context.Context, action string, p url.Values, out any) error {
+	return c.Do(ctx, &Request{Product: RAM, Version: RAMVersion, Action: action, Params: p, Creates: true}, out)
+}
+
 func params(kv ...string) url.Values {
 	p := url.Values{}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -87,7 +93,7 @@ func (c *Client) CreateUser(ctx context.Context, in CreateUserInput) (*User, err
 		User userJSON `json:"User"`
 	}
 	p := params("UserName", in.UserName, "DisplayName", in.DisplayName, "Comments", in.Comments)
-	if err := c.ram(ctx, "CreateUser", p, &out); err != nil {
+	if err := c.create(ctx, "CreateUser", p, &out); err != nil {
 		return nil, err
 	}
 	u := out.User.user()
@@ -163,14 +169,15 @@ func (c *Client) CreateAccessKey(ctx context.Context, userName string) (*AccessK
 	var out struct {
 		AccessKey accessKeyJSON `json:"AccessKey"`
 	}
-	if err := c.ram(ctx, "CreateAccessKey", params("UserName", userName), &out); err != nil {
+	if err := c.create(ctx, "CreateAccessKey", params("UserName", userName), &out); err != nil {
 		return nil, err
 	}
 	k := out.AccessKey.key()
 	return &k, nil
 }
 
-// DeleteAccessKey deletes a RAM user's AccessKey.
+// DeleteAccessKey deletes a RAM user's AccessKey (of the caller's own user
+// when userName is empty).
 func (c *Client) DeleteAccessKey(ctx context.Context, userName, accessKeyID string) error {
 	return c.ram(ctx, "DeleteAccessKey", params("UserName", userName, "UserAccessKeyId", accessKeyID), nil)
 }
@@ -180,7 +187,8 @@ func (c *Client) UpdateAccessKey(ctx context.Context, userName, accessKeyID, sta
 	return c.ram(ctx, "UpdateAccessKey", params("UserName", userName, "UserAccessKeyId", accessKeyID, "Status", status), nil)
 }
 
-// ListAccessKeys returns a user's AccessKeys (without secrets).
+// ListAccessKeys returns a user's AccessKeys without secrets (the caller's
+// own user's when userName is empty).
 func (c *Client) ListAccessKeys(ctx context.Context, userName string) ([]AccessKey, error) {
 	var out struct {
 		AccessKeys struct {
@@ -261,7 +269,7 @@ func (c *Client) CreatePolicy(ctx context.Context, in CreatePolicyInput) (*Polic
 		Policy policyJSON `json:"Policy"`
 	}
 	p := params("PolicyName", in.PolicyName, "Description", in.Description, "PolicyDocument", in.PolicyDocument)
-	if err := c.ram(ctx, "CreatePolicy", p, &out); err != nil {
+	if err := c.create(ctx, "CreatePolicy", p, &out); err != nil {
 		return nil, err
 	}
 	pol := out.Policy.policy()
@@ -307,7 +315,7 @@ func (c *Client) CreatePolicyVersion(ctx context.Context, in CreatePolicyVersion
 	}
 	p := params("PolicyName", in.PolicyName, "PolicyDocument", in.PolicyDocument,
 		"SetAsDefault", strconv.FormatBool(in.SetAsDefault), "RotateStrategy", in.RotateStrategy)
-	if err := c.ram(ctx, "CreatePolicyVersion", p, &out); err != nil {
+	if err := c.create(ctx, "CreatePolicyVersion", p, &out); err != nil {
 		return nil, err
 	}
 	v := out.PolicyVersion.version()

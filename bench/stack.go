@@ -211,6 +211,11 @@ func (e *emulatorProc) admin(method, path string, in, out any) error {
 	if err != nil {
 		return err
 	}
+	if in != nil {
+		// The admin API refuses bodies of any other type (no cross-origin
+		// simple requests).
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := e.http.Do(req)
 	if err != nil {
 		return err

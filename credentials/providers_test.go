@@ -127,7 +127,7 @@ func TestRAMRoleARN(t *testing.T) {
 	}{
 		{"role does not exist", func() RAMRoleARNOptions {
 			return RAMRoleARNOptions{RoleARN: "acs:ram::" + a.emu.AccountID() + ":role/nope"}
-		}, aliyun.IsNotFound, []string{"ram_role_arn: assuming acs:ram::", "role/nope", "EntityNotExist.Role"}, nil},
+		}, aliyun.IsEntityNotExist, []string{"ram_role_arn: assuming acs:ram::", "role/nope", "EntityNotExist.Role"}, nil},
 		{"role does not trust the caller", func() RAMRoleARNOptions {
 			return RAMRoleARNOptions{RoleARN: a.oidcARN}
 		}, aliyun.IsAccessDenied, []string{"NoPermission"}, nil},

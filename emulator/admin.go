@@ -9,7 +9,9 @@ import (
 )
 
 // The admin API, under /_emulator/ (JSON in and out, no authentication: the
-// emulator is a development tool meant to listen on loopback):
+// emulator is a development tool meant to listen on loopback; requests must
+// pass the rules of admin_guard.go: a loopback or listener Host, no browser
+// Origin on state-changing requests, bodies as application/json):
 //
 //	GET    /_emulator/state              StateView (no secrets)
 //	GET    /_emulator/counters           per-action call counters
@@ -45,7 +47,18 @@ func readJSON(r *http.Request, dst any) error {
 
 func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/_emulator"), "/")
-	if sub, ok := strings.CutPrefix(path, "oidc/"); ok && sub != "token" {
+	sub, isOIDC := strings.CutPrefix(path, "oidc/")
+	isOIDC = isOIDC && sub != "token"
+	// The issuer's public documents are exempt from the admin rules
+	// (admin_guard.go); everything else, minting tokens included, is not.
+	if !isOIDC || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		if refusal := e.checkAdminRequest(r); refusal != nil {
+			e.log("admin %s %q refused: rule=%s status=%d", r.Method, r.URL.Path, refusal.rule, refusal.status)
+			writeJSON(w, refusal.status, map[string]string{"error": refusal.msg, "rule": refusal.rule})
+			return
+		}
+	}
+	if isOIDC {
 		e.serveOIDC(w, r, sub)
 		return
 	}
@@ -144,6 +157,7 @@ type UserView struct {
 	Name        string           `json:"name"`
 	ID          string           `json:"id"`
 	DisplayName string           `json:"display_name"`
+	Comments    string           `json:"comments"`
 	CreateDate  time.Time        `json:"create_date"`
 	AccessKeys  []AccessKeyView  `json:"access_keys"`
 	Policies    []AttachmentView `json:"policies"`
@@ -172,6 +186,7 @@ type AttachmentView struct {
 type GroupView struct {
 	Name     string           `json:"name"`
 	ID       string           `json:"id"`
+	Comments string           `json:"comments"`
 	Users    []string         `json:"users"`
 	Policies []AttachmentView `json:"policies"`
 }
@@ -198,6 +213,7 @@ type RoleView struct {
 	Name               string           `json:"name"`
 	ID                 string           `json:"id"`
 	Arn                string           `json:"arn"`
+	Description        string           `json:"description"`
 	TrustPolicy        string           `json:"trust_policy"`
 	MaxSessionDuration int              `json:"max_session_duration"`
 	Policies           []AttachmentView `json:"policies"`
@@ -247,7 +263,7 @@ func (e *Emulator) Snapshot() StateView {
 	}
 	for _, n := range sortedKeys(e.st.Users) {
 		u := e.st.Users[n]
-		uv := UserView{Name: u.Name, ID: u.ID, DisplayName: u.DisplayName, CreateDate: u.CreateDate,
+		uv := UserView{Name: u.Name, ID: u.ID, DisplayName: u.DisplayName, Comments: u.Comments, CreateDate: u.CreateDate,
 			AccessKeys: []AccessKeyView{}, Policies: attachmentViews(u.Policies), Groups: []string{},
 			LoginProfile: u.LoginProfile != nil, MFADevice: u.MFADevice != nil}
 		for _, k := range u.AccessKeys {
@@ -264,7 +280,7 @@ func (e *Emulator) Snapshot() StateView {
 	}
 	for _, n := range sortedKeys(e.st.Groups) {
 		g := e.st.Groups[n]
-		gv := GroupView{Name: g.Name, ID: g.ID, Users: []string{}, Policies: attachmentViews(g.Policies)}
+		gv := GroupView{Name: g.Name, ID: g.ID, Comments: g.Comments, Users: []string{}, Policies: attachmentViews(g.Policies)}
 		for _, u := range e.groupMembersLocked(g.Name) {
 			gv.Users = append(gv.Users, u.Name)
 		}
@@ -281,7 +297,7 @@ func (e *Emulator) Snapshot() StateView {
 	}
 	for _, n := range sortedKeys(e.st.Roles) {
 		r := e.st.Roles[n]
-		v.Roles = append(v.Roles, RoleView{Name: r.Name, ID: r.ID, Arn: e.roleARNLocked(r.Name), TrustPolicy: r.TrustPolicy,
+		v.Roles = append(v.Roles, RoleView{Name: r.Name, ID: r.ID, Arn: e.roleARNLocked(r.Name), Description: r.Description, TrustPolicy: r.TrustPolicy,
 			MaxSessionDuration: r.MaxSessionDuration, Policies: attachmentViews(r.Policies)})
 	}
 	for _, n := range sortedKeys(e.st.OIDCProviders) {

@@ -13,9 +13,11 @@ func adminCall(t *testing.T, e *Emulator, method, path, body string) *result {
 	var req *http.Request
 	if body != "" {
 		req = httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 	} else {
 		req = httptest.NewRequest(method, path, nil)
 	}
+	req.Host = "127.0.0.1:8100"
 	return serve(t, e, req)
 }
 

@@ -83,7 +83,7 @@ func TestAliyunClientAgainstEmulator(t *testing.T) {
 	if err := root.DeleteUser(ctx, "vault-dyn-1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := root.GetUser(ctx, "vault-dyn-1"); !aliyun.IsNotFound(err) {
+	if _, err := root.GetUser(ctx, "vault-dyn-1"); !aliyun.IsEntityNotExist(err) {
 		t.Fatalf("GetUser after delete: %v", err)
 	}
 

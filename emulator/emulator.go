@@ -27,6 +27,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -87,6 +88,10 @@ type Emulator struct {
 	faults faultInjector
 
 	oidc oidcState
+
+	// listenerAddrs are the host:port values, besides loopback ones, that
+	// admin requests may carry as Host (SetListenerAddrs).
+	listenerAddrs atomic.Pointer[[]string]
 
 	// edgeOnce and edgeSt hold the metadata and credentials-URI state (metadata.go).
 	edgeOnce sync.Once

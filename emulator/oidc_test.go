@@ -162,8 +162,7 @@ func TestOIDCDiscoveryAndAdminMint(t *testing.T) {
 		t.Fatalf("jwks: %v %s", err, jwksRes.raw)
 	}
 
-	req := httptest.NewRequest(http.MethodPost, "/_emulator/oidc/token", strings.NewReader(`{"provider":"cluster","subject":"system:serviceaccount:apps:api","ttl_seconds":600}`))
-	minted := serve(t, e, req)
+	minted := adminCall(t, e, http.MethodPost, "/_emulator/oidc/token", `{"provider":"cluster","subject":"system:serviceaccount:apps:api","ttl_seconds":600}`)
 	tok := minted.str("token")
 	if minted.status != 200 || tok == "" {
 		t.Fatalf("mint: %d %s", minted.status, minted.raw)
@@ -182,7 +181,7 @@ func TestOIDCDiscoveryAndAdminMint(t *testing.T) {
 	}
 	anonymousCall(t, e, "AssumeRoleWithOIDC", oidcArgs(tok, "pod-role", "api")...).ok(t)
 
-	bad := serve(t, e, httptest.NewRequest(http.MethodPost, "/_emulator/oidc/token", strings.NewReader(`{"provider":"nope","subject":"s"}`)))
+	bad := adminCall(t, e, http.MethodPost, "/_emulator/oidc/token", `{"provider":"nope","subject":"s"}`)
 	if bad.status != http.StatusBadRequest {
 		t.Fatalf("unknown provider: %d %s", bad.status, bad.raw)
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -250,5 +251,39 @@ func TestProxyCloseEndsTunnels(t *testing.T) {
 	_, err = callerIdentity(t, f.clk, "", f.client, f.mainKey)
 	if err == nil || !strings.Contains(err.Error(), "Service Unavailable") {
 		t.Fatalf("after Close: err %v, want the proxy's 503 refusal", err)
+	}
+}
+
+// TestProxyTunnelConnectionFaults: faults that end the connection reach the
+// client through a CONNECT tunnel too: a reset is an RST on the client's TCP
+// connection to the proxy, and a lost answer still applies the request.
+func TestProxyTunnelConnectionFaults(t *testing.T) {
+	f := newProxyFixture(t)
+	c, err := aliyun.NewClient(aliyun.Options{Credentials: aliyun.StaticCredentials(f.mainKey), MaxRetries: -1, HTTPClient: f.client, Clock: f.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	f.e.SetFaults(emulator.FaultConfig{Rules: []emulator.FaultRule{{Action: "CreateUser", Kind: emulator.FaultReset, Count: 1}}})
+	_, err = c.CreateUser(ctx, aliyun.CreateUserInput{UserName: "tunnel-user"})
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("CreateUser under reset through the proxy: %v, want a connection reset", err)
+	}
+	if len(f.e.Snapshot().Users) != 0 {
+		t.Fatal("a reset request was applied")
+	}
+
+	f.e.SetFaults(emulator.FaultConfig{Rules: []emulator.FaultRule{{Action: "CreateUser", Kind: emulator.FaultLostAnswer, Count: 1}}})
+	_, err = c.CreateUser(ctx, aliyun.CreateUserInput{UserName: "tunnel-user"})
+	var ne *aliyun.NetworkError
+	if !errors.As(err, &ne) {
+		t.Fatalf("CreateUser under lost_answer through the proxy: %v, want a transport error", err)
+	}
+	if users := f.e.Snapshot().Users; len(users) != 1 || users[0].Name != "tunnel-user" {
+		t.Fatalf("users %+v, want the one whose answer was lost", users)
+	}
+	if _, err := c.CreateUser(ctx, aliyun.CreateUserInput{UserName: "tunnel-user"}); aliyun.ErrorCode(err) != "EntityAlreadyExists.User" {
+		t.Fatalf("retry: %v", err)
 	}
 }

@@ -264,6 +264,15 @@ func newServer(cfg *config, logger *log.Logger) (_ *server, err error) {
 		srv.TLSConfig = s.ca.TLSConfig()
 		s.servers = append(s.servers, srv)
 	}
+	// The admin API accepts loopback Host headers, and the exact address of a
+	// listener that serves it (as given on the command line, and as bound).
+	// The proxy's own address is not one: it forwards no admin request.
+	adminAddrs := []string{cfg.listen, s.listeners[0].Addr().String()}
+	if cfg.tlsListen != "" {
+		adminAddrs = append(adminAddrs, cfg.tlsListen, s.listeners[1].Addr().String())
+	}
+	s.emu.SetListenerAddrs(adminAddrs...)
+
 	if cfg.proxyListen != "" {
 		ln, err := net.Listen("tcp", cfg.proxyListen)
 		if err != nil {

@@ -398,3 +398,57 @@ func TestSTSMaxDurationApplies(t *testing.T) {
 		t.Errorf("session lifetime %v, want 2m (the -sts-max-duration cap)", life)
 	}
 }
+
+// TestAdminAPIRequestRules drives the admin API of the running command the way
+// curl and a browser page would.
+func TestAdminAPIRequestRules(t *testing.T) {
+	b, stop := startRun(t, []string{"-listen", "127.0.0.1:0", "-proxy-listen", "127.0.0.1:0", "-ca-out", filepath.Join(t.TempDir(), "ca.pem"), "-quiet"})
+	defer stop()
+	send := func(c *http.Client, method, u, contentType, body string, hdr map[string]string) (int, string) {
+		t.Helper()
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, err := http.NewRequest(method, u, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(out)
+	}
+	faults := `{"rules":[{"action":"ListUsers","kind":"lost_answer","count":1}]}`
+	c := &http.Client{}
+	// curl -d without -H: form content type.
+	if code, body := send(c, http.MethodPut, b.rpc+"/_emulator/faults", "application/x-www-form-urlencoded", faults, nil); code != http.StatusUnsupportedMediaType || !strings.Contains(body, `"json-content-type"`) {
+		t.Fatalf("PUT faults as a form: %d %s", code, body)
+	}
+	if code, body := send(c, http.MethodPut, b.rpc+"/_emulator/faults", "application/json", faults, map[string]string{"Origin": "https://page.example"}); code != http.StatusForbidden || !strings.Contains(body, `"no-origin"`) {
+		t.Fatalf("PUT faults from a page: %d %s", code, body)
+	}
+	if code, body := send(c, http.MethodPut, b.rpc+"/_emulator/faults", "application/json", faults, nil); code != http.StatusOK || !strings.Contains(body, `"lost_answer"`) {
+		t.Fatalf("PUT faults: %d %s", code, body)
+	}
+	if code, body := send(c, http.MethodPost, b.rpc+"/_emulator/reset", "", "", nil); code != http.StatusNoContent {
+		t.Fatalf("POST reset: %d %s", code, body)
+	}
+	// Through the proxy the admin API is addressed as an aliyuncs.com host:
+	// not loopback, not a listener.
+	pu, _ := url.Parse(b.proxy)
+	viaProxy := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}
+	if code, body := send(viaProxy, http.MethodGet, "http://sts.aliyuncs.com/_emulator/state", "", "", nil); code != http.StatusForbidden || !strings.Contains(body, `"loopback-host"`) {
+		t.Fatalf("GET state through the proxy: %d %s", code, body)
+	}
+	viaProxy.CloseIdleConnections()
+}

@@ -1,0 +1,113 @@
+package alicloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
+)
+
+// Rotate-root and static roles replace an AccessKey the same way: a WAL
+// entry naming the keys that must survive, CreateAccessKey, a check that the
+// new key works (RAM is eventually consistent), then the caller stores it
+// and deletes the key it replaces. newAccessKey is the part they share.
+
+// keyRequest describes one new AccessKey.
+type keyRequest struct {
+	// walKind and wal are the WAL entry written before the key is created;
+	// its rollback deletes any key of the user that is neither in keep nor
+	// stored.
+	walKind string
+	wal     interface{}
+	// step prefixes the crash points: <step>:wal, <step>:create_key,
+	// <step>:confirm.
+	step string
+	// userName is the RAM user; empty for the caller's own user (rotate-root:
+	// Alibaba documents an omitted UserName as the calling user).
+	userName string
+	// label names the user in messages.
+	label string
+	// keep are the user's keys before the creation.
+	keep []string
+	// confirm checks that the new key works; it may retry for a while.
+	confirm func(ctx context.Context, key *aliyun.AccessKey) error
+	// confirmTimeout is named in the message when confirm fails.
+	confirmTimeout string
+}
+
+// newAccessKey creates and confirms a new AccessKey under a WAL entry and
+// returns it with the entry's id, which the caller deletes once the key is
+// stored and the old one is handled. When the creation fails in a way that
+// may have created a key (a lost answer, a 5xx), or the new key does not
+// work, the keys that are not in keep are deleted at once; if that fails
+// too, the WAL entry stays and the rollback deletes them later. No key is
+// ever left that neither storage nor a WAL entry knows of.
+func (b *backend) newAccessKey(ctx context.Context, s logical.Storage, c *engineClient, r keyRequest) (*aliyun.AccessKey, string, error) {
+	walID, err := framework.PutWAL(ctx, s, r.walKind, r.wal)
+	if err != nil {
+		return nil, "", fmt.Errorf("writing WAL entry: %w", err)
+	}
+	if b.crashed(r.step + ":wal") {
+		return nil, "", errSimulatedCrash
+	}
+	key, err := c.api.CreateAccessKey(ctx, r.userName)
+	if err != nil {
+		if aliyun.MayHaveApplied(err) {
+			b.dropNewKeys(ctx, s, c, r, walID)
+		} else {
+			// RAM refused: no key was created.
+			b.deleteWAL(ctx, s, walID)
+		}
+		return nil, "", upstreamErr("creating a new AccessKey for "+r.label, err)
+	}
+	if b.crashed(r.step + ":create_key") {
+		return nil, "", errSimulatedCrash
+	}
+	if err := r.confirm(ctx, key); err != nil {
+		b.dropNewKeys(ctx, s, c, r, walID)
+		return nil, "", fmt.Errorf("the new AccessKey %s of %s was not accepted by STS within %s, so it was deleted: %w",
+			key.AccessKeyID, r.label, r.confirmTimeout, err)
+	}
+	if b.crashed(r.step + ":confirm") {
+		return nil, "", errSimulatedCrash
+	}
+	return key, walID, nil
+}
+
+// dropNewKeys deletes the keys of r's user that are not in r.keep, then the
+// WAL entry; on any failure the entry stays for the rollback.
+func (b *backend) dropNewKeys(ctx context.Context, s logical.Storage, c *engineClient, r keyRequest, walID string) {
+	keys, err := c.api.ListAccessKeys(ctx, r.userName)
+	if err != nil && !aliyun.IsEntityNotExist(err) {
+		b.Logger().Error("listing AccessKeys after a failed creation failed; the WAL rollback will delete what was made", "user", r.label, "error", err)
+		return
+	}
+	var errs []error
+	for _, k := range keys {
+		if contains(r.keep, k.AccessKeyID) {
+			continue
+		}
+		if err := c.api.DeleteAccessKey(ctx, r.userName, k.AccessKeyID); err != nil && !aliyun.IsEntityNotExist(err) {
+			errs = append(errs, err)
+			continue
+		}
+		b.Logger().Info("deleted a new AccessKey that could not be used", "user", r.label, "access_key_id", k.AccessKeyID)
+	}
+	if len(errs) > 0 {
+		b.Logger().Error("deleting a new AccessKey failed; the WAL rollback will retry", "user", r.label, "error", errors.Join(errs...))
+		return
+	}
+	b.deleteWAL(ctx, s, walID)
+}
+
+// deleteWAL removes a WAL entry whose work is done; a failure only means the
+// rollback later finds nothing to do.
+func (b *backend) deleteWAL(ctx context.Context, s logical.Storage, walID string) {
+	if err := framework.DeleteWAL(ctx, s, walID); err != nil {
+		b.Logger().Warn("removing a WAL entry failed; the rollback will find nothing to do", "error", err)
+	}
+}
