@@ -241,6 +241,9 @@ func (e *emulatorProc) admin(method, path string, in, out any) error {
 	if err != nil {
 		return err
 	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := e.http.Do(req)
 	if err != nil {
 		return err
