@@ -245,6 +245,7 @@ func revokedBy(l *lease) string {
 type stateView struct {
 	Users []struct {
 		Name       string `json:"name"`
+		Comments   string `json:"comments"`
 		CreateDate string `json:"create_date"`
 		AccessKeys []struct {
 			ID         string `json:"id"`
@@ -343,8 +344,8 @@ func (s *soak) audit(ctx context.Context, configKey, staticCurrent string) error
 			for _, k := range u.AccessKeys {
 				made = append(made, s.eventsOfKey(k.ID)...)
 			}
-			add(orphan{Kind: "user", Name: u.Name, Detail: fmt.Sprintf("created %s; keys [%s]; policies [%s]; groups [%s]",
-				shortTime(u.CreateDate), strings.Join(keys, ", "), strings.Join(pols, ", "), strings.Join(u.Groups, ", ")), MadeBy: made})
+			add(orphan{Kind: "user", Name: u.Name, Detail: fmt.Sprintf("created %s (%q); keys [%s]; policies [%s]; groups [%s]",
+				shortTime(u.CreateDate), u.Comments, strings.Join(keys, ", "), strings.Join(pols, ", "), strings.Join(u.Groups, ", ")), MadeBy: made})
 		}
 	}
 	seedGroups := map[string]bool{groupReaders: true, groupDevs: true}
