@@ -231,6 +231,9 @@ func (s *soak) killPlugin(ctx context.Context) {
 			pause(ctx, 250*time.Millisecond)
 			continue
 		}
+		s.mu.Lock()
+		s.killTimes = append(s.killTimes, time.Now())
+		s.mu.Unlock()
 		for _, pid := range pids {
 			if syscall.Kill(pid, syscall.SIGKILL) == nil {
 				rec.PIDs = append(rec.PIDs, pid)
@@ -253,6 +256,9 @@ func (s *soak) restartVault(ctx context.Context) error {
 	rec := killRecord{At: time.Now().UTC().Format("15:04:05.000"), Offset: time.Since(s.start).Round(time.Second).String(), PIDs: []int{s.vault.pid()}}
 	s.vaultDown.Store(true)
 	defer s.vaultDown.Store(false)
+	s.mu.Lock()
+	s.killTimes = append(s.killTimes, time.Now())
+	s.mu.Unlock()
 	s.vault.Kill()
 	t0 := time.Now()
 	if err := s.vault.Start(context.WithoutCancel(ctx)); err != nil {

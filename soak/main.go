@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Faults, "faults", o.Faults, "fault kinds and their weights, kind=weight,... (throttle, 5xx, latency, drop, reset, lost_answer)")
 	fs.Float64Var(&o.FaultRate, "fault-rate", o.FaultRate, "faults per second, on average (0: none)")
 	fs.BoolVar(&o.RequireFaults, "require-faults", o.RequireFaults, "fail when the emulator refuses a fault kind; false leaves such kinds out (an emulator without reset and lost_answer)")
+	fs.BoolVar(&o.CountKill500s, "count-kill-500s", false, "count the 500s Vault answers when a killed plugin dies under a request among the failing 500s")
 	fs.DurationVar(&o.ShortTTL, "short-ttl", o.ShortTTL, "TTL of the ram_user role whose leases expire")
 	fs.DurationVar(&o.StaticPeriod, "static-period", o.StaticPeriod, "rotation_period of the static role (at least 1m)")
 	fs.DurationVar(&o.RotateRoot, "rotate-root", o.RotateRoot, "mean time between config/rotate-root calls")

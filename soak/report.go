@@ -43,7 +43,12 @@ type result struct {
 	Unrevocable     []string                    `json:"unrevocable_leases"`
 	FiveHundreds    map[string]*fiveHundredPath `json:"http_500"`
 	FiveHundredN    int                         `json:"http_500_count"`
-	Notes           []string                    `json:"notes,omitempty"`
+	// The 500s Vault answered because the harness killed the plugin
+	// process under the request: gRPC Unavailable within 3 s of a kill.
+	// They count in FiveHundredN only with -count-kill-500s.
+	FiveHundredsAtKill map[string]*fiveHundredPath `json:"http_500_at_plugin_kill"`
+	FiveHundredAtKillN int                         `json:"http_500_at_plugin_kill_count"`
+	Notes              []string                    `json:"notes,omitempty"`
 }
 
 // passed reports whether the four zero columns are zero, every live
@@ -69,8 +74,15 @@ func (s *soak) collect(runErr error) {
 	r.PluginKills = s.pluginKills
 	r.VaultRestarts = s.vaultRestarts
 	s.mu.Unlock()
-	r.FiveHundreds = s.five.snapshot()
-	r.FiveHundredN = s.five.total()
+	s.mu.Lock()
+	kills := append([]time.Time(nil), s.killTimes...)
+	s.mu.Unlock()
+	other, atKill := s.five.split(kills)
+	if s.o.CountKill500s {
+		other, atKill = s.five.split(nil)
+	}
+	r.FiveHundreds, r.FiveHundredN = other, countOf(other)
+	r.FiveHundredsAtKill, r.FiveHundredAtKillN = atKill, countOf(atKill)
 	if r.Operations == nil {
 		r.Operations = map[string]*opStats{}
 	}
@@ -110,6 +122,7 @@ func printTable(w io.Writer, r *result) {
 	fmt.Fprintf(tw, "LEAKED SECRETS\t%d\t\t%d secrets in %d MB of Vault and audit log\n", len(r.Leaks), r.SecretsTracked, r.LogBytesScanned>>20)
 	fmt.Fprintf(tw, "UNREVOCABLE LEASES\t%d\t\t\n", len(r.Unrevocable))
 	fmt.Fprintf(tw, "HTTP 500\t%d\t\t\n", r.FiveHundredN)
+	fmt.Fprintf(tw, "(HTTP 500 at a plugin kill)\t%d\t\tVault's answer to a request whose plugin process was killed under it (gRPC Unavailable within 3 s of a kill); not counted above unless -count-kill-500s\n", r.FiveHundredAtKillN)
 	tw.Flush()
 
 	for _, o := range r.Orphans {
@@ -131,8 +144,12 @@ func printTable(w io.Writer, r *result) {
 	for _, p := range sortedKeys(r.FiveHundreds) {
 		f := r.FiveHundreds[p]
 		for _, t := range sortedKeys(f.Texts) {
-			fmt.Fprintf(w, "500 %s x%d: %s\n", p, f.Texts[t], t)
+			fmt.Fprintf(w, "500 %s x%d: %s\n", p, f.Texts[t], strings.Join(strings.Fields(t), " "))
 		}
+	}
+	for _, p := range sortedKeys(r.FiveHundredsAtKill) {
+		f := r.FiveHundredsAtKill[p]
+		fmt.Fprintf(w, "500 at a plugin kill: %s x%d at %s\n", p, f.Count, strings.Join(f.Times, ", "))
 	}
 	for _, l := range r.LiveRefused {
 		fmt.Fprintf(w, "live credential refused: %s\n", l)

@@ -34,6 +34,9 @@ type options struct {
 	StaticPeriod  time.Duration
 	RotateRoot    time.Duration // mean time between config/rotate-root calls
 	WALWait       time.Duration // how long the end waits for the rollback to empty the WAL
+	// CountKill500s counts the 500s Vault answers when the plugin process
+	// dies under a request among the failing 500s.
+	CountKill500s bool
 	VaultBin      string
 	VaultLogLevel string
 	WorkDir       string // parent of the run's folder (default: the system's temp dir)
@@ -82,6 +85,7 @@ type soak struct {
 	faultsRefused []string
 	faultKinds    []weightedKind
 	churnRoles    map[string]bool
+	killTimes     []time.Time // plugin kills and Vault kills
 }
 
 type killRecord struct {
@@ -197,9 +201,10 @@ type tally struct {
 }
 
 type opStats struct {
-	OK      int            `json:"ok"`
-	Failed  int            `json:"failed"`
-	Reasons map[string]int `json:"reasons,omitempty"`
+	OK      int                 `json:"ok"`
+	Failed  int                 `json:"failed"`
+	Reasons map[string]int      `json:"reasons,omitempty"`
+	Samples map[string][]string `json:"samples,omitempty"` // a few error texts per reason
 }
 
 func (t *tally) add(kind string, err error) {
@@ -210,7 +215,7 @@ func (t *tally) add(kind string, err error) {
 	}
 	st := t.ops[kind]
 	if st == nil {
-		st = &opStats{Reasons: map[string]int{}}
+		st = &opStats{Reasons: map[string]int{}, Samples: map[string][]string{}}
 		t.ops[kind] = st
 	}
 	if err == nil {
@@ -218,7 +223,11 @@ func (t *tally) add(kind string, err error) {
 		return
 	}
 	st.Failed++
-	st.Reasons[reason(err)]++
+	why := reason(err)
+	st.Reasons[why]++
+	if text := errText(err); len(st.Samples[why]) < 3 && !contains(st.Samples[why], text) {
+		st.Samples[why] = append(st.Samples[why], text)
+	}
 }
 
 // reason classifies an error for the table: the HTTP status, or "vault
@@ -600,4 +609,13 @@ func (s *soak) rotateRootLoop(ctx context.Context, r *mrand.Rand) {
 		s.events.add(event{At: t0, EndedUTC: time.Now(), Took: time.Since(t0).Round(time.Millisecond).String(), Op: "rotate-root",
 			KeyID: out.Data.AccessKey, Result: resultText(err)})
 	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -125,7 +125,14 @@ type secretResponse struct {
 // distinct error texts and times.
 type fiveHundreds struct {
 	mu     sync.Mutex
-	byPath map[string]*fiveHundredPath
+	events []fiveHundred
+}
+
+// fiveHundred is one answer with status 500.
+type fiveHundred struct {
+	At   time.Time
+	Path string
+	Text string
 }
 
 type fiveHundredPath struct {
@@ -145,47 +152,48 @@ func (f *fiveHundreds) record(method, path, text string) {
 	key := method + " " + path
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.byPath == nil {
-		f.byPath = map[string]*fiveHundredPath{}
-	}
-	p := f.byPath[key]
-	if p == nil {
-		p = &fiveHundredPath{Texts: map[string]int{}}
-		f.byPath[key] = p
-	}
-	p.Count++
-	if len(p.Texts) < 20 || p.Texts[text] > 0 {
-		p.Texts[text]++
-	}
-	if len(p.Times) < 50 {
-		p.Times = append(p.Times, time.Now().UTC().Format("15:04:05.000"))
-	}
+	f.events = append(f.events, fiveHundred{At: time.Now(), Path: key, Text: text})
 }
 
-func (f *fiveHundreds) total() int {
+// split returns the 500s by path, those that came from the plugin process
+// dying under the request (a gRPC Unavailable error within 3 s after the
+// harness killed the plugin or Vault) apart from the others.
+func (f *fiveHundreds) split(kills []time.Time) (other, atKill map[string]*fiveHundredPath) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	other, atKill = map[string]*fiveHundredPath{}, map[string]*fiveHundredPath{}
+	for _, e := range f.events {
+		dst := other
+		if strings.Contains(e.Text, "rpc error: code = Unavailable") {
+			for _, k := range kills {
+				if !e.At.Before(k) && e.At.Sub(k) <= 3*time.Second {
+					dst = atKill
+					break
+				}
+			}
+		}
+		p := dst[e.Path]
+		if p == nil {
+			p = &fiveHundredPath{Texts: map[string]int{}}
+			dst[e.Path] = p
+		}
+		p.Count++
+		if len(p.Texts) < 20 || p.Texts[e.Text] > 0 {
+			p.Texts[e.Text]++
+		}
+		if len(p.Times) < 50 {
+			p.Times = append(p.Times, e.At.UTC().Format("15:04:05.000"))
+		}
+	}
+	return other, atKill
+}
+
+func countOf(m map[string]*fiveHundredPath) int {
 	n := 0
-	for _, p := range f.byPath {
+	for _, p := range m {
 		n += p.Count
 	}
 	return n
-}
-
-func (f *fiveHundreds) snapshot() map[string]*fiveHundredPath {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := map[string]*fiveHundredPath{}
-	for k, p := range f.byPath {
-		cp := *p
-		cp.Texts = map[string]int{}
-		for t, n := range p.Texts {
-			cp.Texts[t] = n
-		}
-		cp.Times = append([]string(nil), p.Times...)
-		out[k] = &cp
-	}
-	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {
