@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.RotateRoot, "rotate-root", o.RotateRoot, "mean time between config/rotate-root calls")
 	fs.DurationVar(&o.WALWait, "wal-wait", o.WALWait, "how long the end waits for Vault's rollback to empty the WAL")
 	fs.StringVar(&o.VaultBin, "vault", "", "Vault binary (default: $VAULT_BINARY, else bin/vault)")
+	fs.StringVar(&o.PluginBin, "plugin", "", "a prebuilt plugin binary (its version must be "+pluginVersion+"), instead of building the checkout's")
 	fs.StringVar(&o.VaultLogLevel, "vault-log-level", o.VaultLogLevel, "Vault's log level (the plugin logs at it too)")
 	fs.StringVar(&o.WorkDir, "workdir", "", "parent of the run's folder (default: the temp dir)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the run's folder (logs, Vault storage) even when the run passes")

@@ -38,6 +38,7 @@ type options struct {
 	// dies under a request among the failing 500s.
 	CountKill500s bool
 	VaultBin      string
+	PluginBin     string // a prebuilt plugin instead of building the checkout's (e.g. an older engine)
 	VaultLogLevel string
 	WorkDir       string // parent of the run's folder (default: the system's temp dir)
 	Keep          bool   // keep the run's folder (logs, storage) even when it passes
@@ -122,6 +123,12 @@ func runSoak(ctx context.Context, o options, s *soak) (*result, error) {
 	s.pluginExe, s.emuExe, err = buildBinaries(s.root, s.dir, filepath.Join(s.dir, "plugins"), pluginVersion)
 	if err != nil {
 		return s.res, err
+	}
+	if o.PluginBin != "" {
+		if err := copyFile(o.PluginBin, s.pluginExe); err != nil {
+			return s.res, fmt.Errorf("-plugin: %w", err)
+		}
+		s.res.Notes = append(s.res.Notes, "plugin binary from -plugin "+o.PluginBin+", not built from the checkout")
 	}
 	rng := mrand.New(mrand.NewPCG(o.Seed, 1))
 	seedFile := filepath.Join(s.dir, "seed.json")

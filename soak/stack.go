@@ -462,3 +462,12 @@ func parentOf(pid int) int {
 	n, _ := strconv.Atoi(f[1])
 	return n
 }
+
+// copyFile copies src over dst (mode 0755: a plugin binary).
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o755)
+}
