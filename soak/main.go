@@ -107,9 +107,17 @@ func soakAndReport(ctx context.Context, o options, replay string, w io.Writer) *
 	res, err := runSoak(ctx, o, s)
 	s.collect(err)
 	res.Replay = replay
-	if s.dir != "" && !o.Keep && res.passed() {
+	switch {
+	case s.dir == "" || o.Keep:
+	case res.passed():
 		os.RemoveAll(s.dir)
 		res.WorkDir += " (removed: the run passed; -keep keeps it)"
+	default:
+		// Keep the logs, which name what went wrong; drop storage and binaries.
+		for _, sub := range []string{"data", "plugins", "alicloud-emulator"} {
+			os.RemoveAll(filepath.Join(s.dir, sub))
+		}
+		res.WorkDir += " (logs kept: the run failed)"
 	}
 	printTable(w, res)
 	return res
