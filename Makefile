@@ -49,6 +49,10 @@ e2e: vault ## end-to-end tests: a real Vault process, the plugin and the emulato
 bench: build vault ## side by side with HashiCorp's plugin in one Vault (bench/README.md); BENCH_FLAGS='-clients 32 -duration 20s'
 	$(GO) run ./bench $(BENCH_FLAGS)
 
+.PHONY: soak
+soak: vault ## bounded soak: load, emulator faults, plugin and Vault kills, then an audit (soak/README.md); SOAK_FLAGS='-seed 42 -duration 20m'
+	VAULT_BINARY="$(CURDIR)/bin/vault" $(GO) run ./soak $(SOAK_FLAGS)
+
 .PHONY: bench-micro
 bench-micro: ## Go micro-benchmarks of the client, the emulator and the credentials cache
 	$(GO) test -run '^$$' -bench . -benchmem ./aliyun/... ./emulator/... ./credentials/...
