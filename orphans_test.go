@@ -2,6 +2,7 @@ package alicloud
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -610,5 +611,44 @@ func TestHTTPStatus_UpstreamFailures(t *testing.T) {
 	resp, err = h.HandleRequest(e.ctx, &logical.Request{Operation: logical.ReadOperation, Path: "creds/missing", Storage: e.s})
 	if err != nil || !resp.IsError() {
 		t.Fatalf("unknown role through the wrapper: %v %v", resp, err)
+	}
+}
+
+// TestRoleDeleteCrash: a role delete (or a write that drops an inline
+// policy) that dies after the role is stored and before its custom policies
+// are retired leaves them to the rollback, not to nobody.
+func TestRoleDeleteCrash(t *testing.T) {
+	docB := `{"Version":"1","Statement":[{"Effect":"Allow","Action":"ecs:DescribeInstances","Resource":"*"}]}`
+	for _, tc := range []struct {
+		step  string
+		op    logical.Operation
+		data  map[string]interface{}
+		wantN int // custom policies left after the rollback
+	}{
+		{"role:deleted", logical.DeleteOperation, nil, 0},
+		{"role:stored", logical.UpdateOperation, map[string]interface{}{"inline_policies": "[" + ecsDescribeDoc + "]"}, 1},
+	} {
+		t.Run(tc.step, func(t *testing.T) {
+			e := newTestEnv(t)
+			e.configure(nil)
+			e.ok(logical.CreateOperation, "role/dev", map[string]interface{}{"inline_policies": "[" + ecsDescribeDoc + "," + docB + "]"})
+			if n := len(e.policyNames()); n != 2 {
+				t.Fatalf("policies after the role write: %v", e.policyNames())
+			}
+			e.crashAtStep(tc.step)
+			if _, err := e.do(tc.op, "role/dev", tc.data); !errors.Is(err, errSimulatedCrash) {
+				t.Fatalf("%s role/dev: %v, want the simulated crash", tc.op, err)
+			}
+			e.crashAtStep("")
+			e.b = e.newBackend()
+			e.ageWALs(walRollbackMinAge + time.Minute)
+			e.rollback()
+			if names := e.policyNames(); len(names) != tc.wantN {
+				t.Fatalf("custom policies after the rollback = %v, want %d", names, tc.wantN)
+			}
+			if wal := e.walEntries(); len(wal) != 0 {
+				t.Fatalf("WAL after the rollback: %v", wal)
+			}
+		})
 	}
 }

@@ -386,10 +386,17 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		}
 	}
 
+	retiring, err := b.walRetiring(ctx, req.Storage, name, unused)
+	if err != nil {
+		return nil, err
+	}
 	err = writeRole(ctx, req.Storage, name, role)
 	b.rolesChanged()
 	if err != nil {
 		return nil, err
+	}
+	if b.crashed("role:stored") {
+		return nil, errSimulatedCrash
 	}
 	for _, id := range walIDs {
 		if err := framework.DeleteWAL(ctx, req.Storage, id); err != nil {
@@ -403,6 +410,7 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		}
 		warnings = append(warnings, b.retirePolicies(ctx, req.Storage, client, name, unused)...)
 	}
+	b.deleteWALs(ctx, req.Storage, retiring)
 
 	if len(warnings) == 0 {
 		return nil, nil
@@ -777,11 +785,21 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 	if role == nil {
 		return nil, nil
 	}
+	// A crash between the delete and the policies' retirement leaves the
+	// retirement to the rollback.
+	retiring, err := b.walRetiring(ctx, req.Storage, name, role.InlinePolicyNames)
+	if err != nil {
+		return nil, err
+	}
 	err = req.Storage.Delete(ctx, roleStoragePrefix+name)
 	b.rolesChanged()
 	if err != nil {
 		return nil, fmt.Errorf("deleting role %q: %w", name, err)
 	}
+	if b.crashed("role:deleted") {
+		return nil, errSimulatedCrash
+	}
+	defer b.deleteWALs(ctx, req.Storage, retiring)
 	if len(role.InlinePolicyNames) == 0 {
 		return nil, nil
 	}

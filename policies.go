@@ -334,6 +334,31 @@ func policyDocumentErr(i int, name string, err error) error {
 	return upstreamErr(fmt.Sprintf("writing custom policy %q", name), err)
 }
 
+// walRetiring writes, before a role write or delete stores a role that no
+// longer uses the named policies, a role_policy WAL entry for each: if the
+// process dies before they are retired, the rollback retires them
+// (rollbackRolePolicy: a policy the stored role does not use goes). The
+// caller deletes the entries with deleteWALs once retirePolicies returned.
+func (b *backend) walRetiring(ctx context.Context, s logical.Storage, roleName string, names []string) ([]string, error) {
+	ids := make([]string, 0, len(names))
+	for _, n := range names {
+		id, err := framework.PutWAL(ctx, s, walKindRolePolicy, &walRolePolicy{PolicyName: n, RoleName: roleName})
+		if err != nil {
+			b.deleteWALs(ctx, s, ids)
+			return nil, fmt.Errorf("writing WAL entry: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// deleteWALs removes WAL entries whose work is done.
+func (b *backend) deleteWALs(ctx context.Context, s logical.Storage, ids []string) {
+	for _, id := range ids {
+		b.deleteWAL(ctx, s, id)
+	}
+}
+
 // retirePolicies deletes managed policies a role no longer uses, or marks
 // those still held by a principal for later deletion. It returns warnings
 // for the caller's response.
