@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -54,7 +55,7 @@ func (b *backend) newAccessKey(ctx context.Context, s logical.Storage, c *engine
 	if b.crashed(r.step + ":wal") {
 		return nil, "", errSimulatedCrash
 	}
-	key, err := c.api.CreateAccessKey(ctx, r.userName)
+	key, err := b.createAccessKey(ctx, c, r.userName, r.label, r.keep)
 	if err != nil {
 		if aliyun.MayHaveApplied(err) {
 			b.dropNewKeys(ctx, s, c, r, walID)
@@ -76,6 +77,57 @@ func (b *backend) newAccessKey(ctx context.Context, s logical.Storage, c *engine
 		return nil, "", errSimulatedCrash
 	}
 	return key, walID, nil
+}
+
+// createAttempts bounds how often a create whose answer was lost is tried
+// again once RAM has said that it made nothing.
+const createAttempts = 3
+
+// createAccessKey creates an AccessKey for userName ("" for the caller's
+// own user). When the answer may have been lost, RAM is asked what exists:
+// a key that is not in keep can only be the lost attempt's, whose secret
+// nobody saw, so it is deleted and the creation tried again. Once it
+// succeeds after such a loss, any other unknown key is deleted too. An error
+// that leaves RAM's state unknown is returned as it is (MayHaveApplied).
+func (b *backend) createAccessKey(ctx context.Context, c *engineClient, userName, label string, keep []string) (*aliyun.AccessKey, error) {
+	lost := false
+	for attempt := 1; ; attempt++ {
+		key, err := c.api.CreateAccessKey(ctx, userName)
+		if err == nil {
+			if lost {
+				b.deleteUnknownKeys(ctx, c, userName, label, append(append([]string{}, keep...), key.AccessKeyID))
+			}
+			return key, nil
+		}
+		if !aliyun.MayHaveApplied(err) || attempt == createAttempts {
+			return nil, err
+		}
+		lost = true
+		if b.deleteUnknownKeys(ctx, c, userName, label, keep) != nil {
+			return nil, err
+		}
+		if serr := b.env.Sleep(ctx, time.Duration(attempt)*200*time.Millisecond); serr != nil {
+			return nil, err
+		}
+	}
+}
+
+// deleteUnknownKeys deletes the keys of userName that are not in keep.
+func (b *backend) deleteUnknownKeys(ctx context.Context, c *engineClient, userName, label string, keep []string) error {
+	keys, err := c.api.ListAccessKeys(ctx, userName)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if contains(keep, k.AccessKeyID) {
+			continue
+		}
+		if err := c.api.DeleteAccessKey(ctx, userName, k.AccessKeyID); err != nil && !aliyun.IsEntityNotExist(err) {
+			return err
+		}
+		b.Logger().Info("deleted an AccessKey whose creation's answer was lost", "user", label, "access_key_id", k.AccessKeyID)
+	}
+	return nil
 }
 
 // dropNewKeys deletes the keys of r's user that are not in r.keep, then the

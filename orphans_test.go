@@ -652,3 +652,49 @@ func TestRoleDeleteCrash(t *testing.T) {
 		})
 	}
 }
+
+// TestLostAnswers_ResolvedByAsking: after a lost answer to a create, the
+// engine asks RAM what exists instead of giving up: the issue or rotation
+// succeeds, and nothing is left besides what storage and the lease know.
+func TestLostAnswers_ResolvedByAsking(t *testing.T) {
+	t.Run("CreateUser", func(t *testing.T) {
+		la := newLostAnswers()
+		e := newTestEnv(t, withTransport(la))
+		e.configure(nil)
+		e.ramUserRole("dev", nil)
+		la.lose("CreateUser", 1)
+		resp := e.ok(logical.ReadOperation, "creds/dev", nil)
+		if users := e.userNames(); len(users) != 1 || users[0] != resp.Secret.InternalData["username"] {
+			t.Fatalf("users %v, lease's %v", users, resp.Secret.InternalData["username"])
+		}
+		e.assertWorks(e.credsClient(resp), "")
+		if err := e.revoke(resp); err != nil || len(e.userNames()) != 0 {
+			t.Fatalf("revoke: %v, users left %v", err, e.userNames())
+		}
+	})
+	t.Run("CreateAccessKey of a RAM user", func(t *testing.T) {
+		la := newLostAnswers()
+		e := newTestEnv(t, withTransport(la))
+		e.configure(nil)
+		e.ramUserRole("dev", nil)
+		la.lose("CreateAccessKey", 1)
+		resp := e.ok(logical.ReadOperation, "creds/dev", nil)
+		u := e.user(resp.Secret.InternalData["username"].(string))
+		if len(u.AccessKeys) != 1 || u.AccessKeys[0].ID != resp.Data["access_key"] {
+			t.Fatalf("the user's keys %+v, want only the lease's %v", u.AccessKeys, resp.Data["access_key"])
+		}
+	})
+	t.Run("CreateAccessKey of rotate-root", func(t *testing.T) {
+		la := newLostAnswers()
+		e := newTestEnv(t, withTransport(la))
+		e.configure(nil)
+		la.lose("CreateAccessKey", 1)
+		resp := e.ok(logical.UpdateOperation, "config/rotate-root", nil)
+		if keys := e.engineKeys(); len(keys) != 1 || keys[0] != resp.Data["access_key"] {
+			t.Fatalf("engine user's keys %v, want only the new %v", keys, resp.Data["access_key"])
+		}
+		if got := la.lostActions(); len(got) != 1 {
+			t.Fatalf("lost answers %v", got)
+		}
+	})
+}

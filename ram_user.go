@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -140,7 +141,7 @@ func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name s
 		return nil, upstreamErr(what, cause)
 	}
 
-	_, err = c.api.CreateUser(ctx, aliyun.CreateUserInput{
+	err = b.createUser(ctx, c, w, aliyun.CreateUserInput{
 		UserName:    userName,
 		DisplayName: userName,
 		Comments:    b.userComments(name, w.IssueID),
@@ -196,7 +197,8 @@ func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name s
 	steps = append(steps, step{
 		what: "creating an AccessKey for RAM user " + userName,
 		run: func() (err error) {
-			key, err = c.api.CreateAccessKey(ctx, userName)
+			// The user is new: every key it has is this issue's.
+			key, err = b.createAccessKey(ctx, c, userName, "RAM user "+userName, nil)
 			return err
 		},
 	})
@@ -259,6 +261,42 @@ func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name s
 	resp.Secret.Renewable = true
 	b.Logger().Debug("issued a RAM user", "role", name, "user", userName, "access_key_id", key.AccessKeyID)
 	return resp, nil
+}
+
+// createUser creates the user of an issue. When the answer may have been
+// lost, RAM is asked: a user marked as this issue's was created; no user
+// means nothing was, and the creation is tried again. A conflict after a
+// lost answer is checked the same way, so it is never taken for a user that
+// existed before. An error that leaves RAM's state unknown is returned as
+// it is (MayHaveApplied).
+func (b *backend) createUser(ctx context.Context, c *engineClient, w walRAMUser, in aliyun.CreateUserInput) error {
+	lost := false
+	for attempt := 1; ; attempt++ {
+		_, err := c.api.CreateUser(ctx, in)
+		if err == nil {
+			return nil
+		}
+		if !lost && !aliyun.MayHaveApplied(err) {
+			return err
+		}
+		if aliyun.MayHaveApplied(err) {
+			lost = true
+		} else if !aliyun.IsAlreadyExists(err) {
+			return err
+		}
+		u, gerr := c.api.GetUser(ctx, w.UserName)
+		switch {
+		case gerr == nil && b.madeBy(u.Comments, w):
+			return nil
+		case gerr == nil:
+			return err // someone else's user of that name
+		case !aliyun.IsEntityNotExist(gerr) || attempt == createAttempts:
+			return err
+		}
+		if serr := b.env.Sleep(ctx, time.Duration(attempt)*200*time.Millisecond); serr != nil {
+			return err
+		}
+	}
 }
 
 // alreadyDone turns "already attached" and "already a member", which a retry

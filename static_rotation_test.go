@@ -274,7 +274,9 @@ func TestStaticSchedule_FailedRotationRetriedWithBackoff(t *testing.T) {
 	e := newStaticEnv(t, map[string]interface{}{"max_retries": 0})
 	e.ok(logical.UpdateOperation, "static-role/app", map[string]interface{}{"username": staticUser, "rotation_period": "1h", "grace_period": "10m"})
 	c0 := e.staticCreds("app")
-	e.emu.SetFaults(emulatorFaults("CreateAccessKey", 2))
+	// Two failed rotations: each tries createAttempts times, since a 5xx may
+	// have created a key and RAM is asked before the next attempt.
+	e.emu.SetFaults(emulatorFaults("CreateAccessKey", 2*createAttempts))
 
 	e.clock.Advance(time.Hour)
 	err := e.tick()
