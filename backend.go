@@ -169,6 +169,9 @@ type backend struct {
 	gcMu         sync.Mutex
 	lastPolicyGC time.Time
 
+	// issued paces the sweep of the issued-users ledger (issued_ledger.go).
+	issued issuedSweep
+
 	// static caches when each static role is next due (static_rotation.go).
 	static staticSchedule
 }
@@ -207,7 +210,7 @@ func newBackend(env backendEnv) *backend {
 		PeriodicFunc:      b.periodicFunc,
 		RunningVersion:    Version,
 	}
-	b.periodicTasks = append(b.periodicTasks, b.policyGCTask, b.staticRotationTask, b.rootRotationTask)
+	b.periodicTasks = append(b.periodicTasks, b.policyGCTask, b.staticRotationTask, b.rootRotationTask, b.issuedSweepTask)
 	return b
 }
 

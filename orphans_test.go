@@ -698,3 +698,86 @@ func TestLostAnswers_ResolvedByAsking(t *testing.T) {
 		}
 	})
 }
+
+// issuedRecords lists the engine's records of issued RAM users.
+func (e *testEnv) issuedRecords() []string {
+	var out []string
+	for k := range storageDump(e.t.(*testing.T), e.s) {
+		if strings.HasPrefix(k, issuedPrefix) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestIssued_ResponseLost: the plugin dies after a RAM user is complete and
+// its WAL entry is gone, before Vault has the answer, so Vault stores no
+// lease (seen in the soak under kill -9). The engine's own record takes the
+// user back once its lease could no longer be alive; a revoked lease leaves
+// no record, and a renewal that may last longer moves it.
+func TestIssued_ResponseLost(t *testing.T) {
+	e := newTestEnv(t)
+	e.configure(nil)
+	e.ramUserRole("dev", map[string]interface{}{"ttl": "1h", "max_ttl": "2h"})
+
+	// A normal lease: its record goes with the revoke.
+	resp := e.ok(logical.ReadOperation, "creds/dev", nil)
+	if recs := e.issuedRecords(); len(recs) != 1 || recs[0] != resp.Secret.InternalData["issued_key"] {
+		t.Fatalf("records after an issue: %v, lease's %v", recs, resp.Secret.InternalData["issued_key"])
+	}
+	if err := e.revoke(resp); err != nil {
+		t.Fatal(err)
+	}
+	if recs := e.issuedRecords(); len(recs) != 0 {
+		t.Fatalf("records after the revoke: %v", recs)
+	}
+
+	// The answer is lost after the user is complete.
+	e.crashAtStep("ram_user:issued")
+	if _, err := e.do(logical.ReadOperation, "creds/dev", nil); !errors.Is(err, errSimulatedCrash) {
+		t.Fatalf("issue: %v, want the simulated crash", err)
+	}
+	e.crashAtStep("")
+	e.b = e.newBackend()
+	e.ageWALs(walRollbackMinAge + time.Minute)
+	e.rollback()
+	lost := e.userNames()
+	if len(lost) != 1 || len(e.walEntries()) != 0 {
+		t.Fatalf("after the lost answer: users %v, WAL %v", lost, e.walEntries())
+	}
+	periodic := func() {
+		t.Helper()
+		if err := e.b.periodicFunc(e.ctx, &logical.Request{Storage: e.s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// While a lease could still be alive, the user stays.
+	e.clock.Advance(2 * time.Hour)
+	periodic()
+	if users := e.userNames(); len(users) != 1 {
+		t.Fatalf("the sweep took the user back before its max TTL and grace ended: %v", users)
+	}
+	e.clock.Advance(time.Hour + issuedGrace + issuedSweepInterval)
+	periodic()
+	if users := e.userNames(); len(users) != 0 {
+		t.Fatalf("the user of a lost lease is still there after its max TTL: %v", users)
+	}
+	if recs := e.issuedRecords(); len(recs) != 0 {
+		t.Fatalf("records after the sweep: %v", recs)
+	}
+
+	// A renewal after max_ttl was raised moves the record later.
+	resp = e.ok(logical.ReadOperation, "creds/dev", nil)
+	before := resp.Secret.InternalData["issued_key"].(string)
+	e.ok(logical.UpdateOperation, "role/dev", map[string]interface{}{"max_ttl": "48h"})
+	resp.Secret.IssueTime = e.clock.Now()
+	renewed, err := e.renew(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := renewed.Secret.InternalData["issued_key"].(string)
+	if recs := e.issuedRecords(); after <= before || len(recs) != 1 || recs[0] != after {
+		t.Fatalf("after the renewal: record key %q (was %q), records %v", after, before, recs)
+	}
+}

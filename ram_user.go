@@ -222,8 +222,20 @@ func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name s
 		}
 		return abandon(what, err)
 	}
+	// The engine's own record of the user, before the WAL entry goes: from
+	// here the user is never without one or the other.
+	issuedKey, err := b.recordIssued(ctx, req.Storage, issuedEntry{
+		UserName: userName, RoleName: name, IssueID: w.IssueID, Expires: b.now().Add(b.leaseMaxTTL(role)),
+	})
+	if err != nil {
+		return abandon("recording the issued RAM user", err)
+	}
 	if err := framework.DeleteWAL(ctx, req.Storage, walID); err != nil {
+		b.forgetIssued(ctx, req.Storage, issuedKey)
 		return abandon("removing the WAL entry", err)
+	}
+	if b.crashed("ram_user:issued") {
+		return nil, errSimulatedCrash
 	}
 
 	remote := role.RemotePolicies
@@ -251,6 +263,7 @@ func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name s
 		"managed_policies": managed,
 		"ram_groups":       groups,
 		"issue_id":         w.IssueID,
+		"issued_key":       issuedKey,
 	})
 	if role.TTL != 0 {
 		resp.Secret.TTL = role.TTL
@@ -414,6 +427,7 @@ func (b *backend) finishRevoke(ctx context.Context, s logical.Storage, c *engine
 		return upstreamErr("removing RAM user "+ld.UserName, errors.Join(errs...))
 	}
 	b.collectPolicies(ctx, s, c, detached)
+	b.forgetIssued(ctx, s, ld.IssuedKey)
 	b.Logger().Debug("revoked a RAM user", "role", ld.RoleName, "user", ld.UserName)
 	return nil
 }

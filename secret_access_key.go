@@ -51,6 +51,9 @@ type leaseData struct {
 	// IssueID is the id in the user's Comments (leases of earlier versions
 	// and of HashiCorp's plugin have none).
 	IssueID string `json:"issue_id,omitempty"`
+	// IssuedKey is the storage key of the engine's record of the user
+	// (issued_ledger.go).
+	IssuedKey string `json:"issued_key,omitempty"`
 }
 
 // decodeLeaseData reads internal data in either form it takes: the Go
@@ -96,6 +99,9 @@ func (b *backend) secretRenew(ctx context.Context, req *logical.Request, _ *fram
 		}
 		if role.MaxTTL != 0 {
 			resp.Secret.MaxTTL = role.MaxTTL
+		}
+		if key := b.reissueRecord(ctx, req.Storage, ld, req.Secret.IssueTime, b.leaseMaxTTL(role)); key != ld.IssuedKey {
+			resp.Secret.InternalData["issued_key"] = key
 		}
 		return resp, nil
 	default:
