@@ -36,7 +36,12 @@ type result struct {
 	WALLeft        []string `json:"wal_left"`
 	RevokedChecked int      `json:"revoked_credentials_checked"`
 
-	Orphans         []orphan                    `json:"orphans"`
+	Orphans []orphan `json:"orphans"`
+	// Held are RAM users whose lease Vault never stored (the plugin died
+	// between finishing the issue and answering) and that the engine's own
+	// record (issued/ in its storage) holds: the engine takes each back once
+	// its max TTL and an hour have passed. Not orphans: still under control.
+	Held            []string                    `json:"held_by_engine,omitempty"`
 	Leaks           []leak                      `json:"leaked_secrets"`
 	SecretsTracked  int                         `json:"secrets_tracked"`
 	LogBytesScanned int64                       `json:"log_bytes_scanned"`
@@ -118,6 +123,7 @@ func printTable(w io.Writer, r *result) {
 	fmt.Fprintf(tw, "vault restarts\t%d\t\t(kill -9, restart on the same storage, unseal)\n", len(r.VaultRestarts))
 	fmt.Fprintf(tw, "live credentials refused\t%d\t\tof %d checked before the revoke-all\n", len(r.LiveRefused), r.LiveChecked)
 	fmt.Fprintf(tw, "WAL entries left\t%d\t\tafter %s\n", len(r.WALLeft), r.WALWait)
+	fmt.Fprintf(tw, "users held by the engine\t%d\t\tVault stored no lease (the plugin died under the answer); the engine's record takes each back at its max TTL\n", len(r.Held))
 	fmt.Fprintf(tw, "ORPHANS\t%d\t\t%d revoked ram_user keys checked\n", len(r.Orphans), r.RevokedChecked)
 	fmt.Fprintf(tw, "LEAKED SECRETS\t%d\t\t%d secrets in %d MB of Vault and audit log\n", len(r.Leaks), r.SecretsTracked, r.LogBytesScanned>>20)
 	fmt.Fprintf(tw, "UNREVOCABLE LEASES\t%d\t\t\n", len(r.Unrevocable))

@@ -164,7 +164,9 @@ func (f *fiveHundreds) split(kills []time.Time) (other, atKill map[string]*fiveH
 	other, atKill = map[string]*fiveHundredPath{}, map[string]*fiveHundredPath{}
 	for _, e := range f.events {
 		dst := other
-		if strings.Contains(e.Text, "rpc error: code = Unavailable") {
+		// Vault answers "internal error" when the plugin dies under a
+		// request's existence check (it logs the gRPC Unavailable).
+		if strings.Contains(e.Text, "rpc error: code = Unavailable") || strings.Contains(e.Text, "* internal error") {
 			for _, k := range kills {
 				if !e.At.Before(k) && e.At.Sub(k) <= 3*time.Second {
 					dst = atKill
