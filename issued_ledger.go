@@ -49,13 +49,22 @@ func issuedKey(expires time.Time, issueID string) string {
 	return issuedPrefix + expires.UTC().Format(issuedBucketLayout) + "/" + issueID
 }
 
+// unknownMaxTTL stands for the mount's maximum when Vault did not tell it
+// (the system view answers 0 when its call fails, during a restart for
+// example): long enough that no user of a lease Vault still holds is ever
+// taken back early.
+const unknownMaxTTL = 10 * 365 * 24 * time.Hour
+
 // leaseMaxTTL is the longest a lease of role can last from its issue: the
 // role's max_ttl, else the mount's maximum.
 func (b *backend) leaseMaxTTL(role *roleEntry) time.Duration {
 	if role != nil && role.MaxTTL > 0 {
 		return role.MaxTTL
 	}
-	return b.System().MaxLeaseTTL()
+	if m := b.System().MaxLeaseTTL(); m > 0 {
+		return m
+	}
+	return unknownMaxTTL
 }
 
 // recordIssued stores the record of a completed issue and returns its key.

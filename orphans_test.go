@@ -781,3 +781,24 @@ func TestIssued_ResponseLost(t *testing.T) {
 		t.Fatalf("after the renewal: record key %q (was %q), records %v", after, before, recs)
 	}
 }
+
+// TestIssued_UnknownMountMaximum: when Vault does not tell the mount's
+// maximum lease TTL (its system view answers 0 when the call fails), the
+// record of a user of a role without max_ttl must not fall due early.
+func TestIssued_UnknownMountMaximum(t *testing.T) {
+	e := newTestEnv(t)
+	e.b.System().(*replicationStateCache).SystemView.(*logical.StaticSystemView).MaxLeaseTTLVal = 0
+	e.configure(nil)
+	e.ramUserRole("dev", nil)
+	resp := e.ok(logical.ReadOperation, "creds/dev", nil)
+	e.clock.Advance(90 * 24 * time.Hour)
+	if err := e.b.periodicFunc(e.ctx, &logical.Request{Storage: e.s}); err != nil {
+		t.Fatal(err)
+	}
+	if users := e.userNames(); len(users) != 1 {
+		t.Fatalf("the user of a live lease was taken back: users %v", users)
+	}
+	if err := e.revoke(resp); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -43,7 +43,11 @@ func (v *replicationStateCache) MaxLeaseTTL() time.Duration {
 		return c.d
 	}
 	d := v.SystemView.MaxLeaseTTL()
-	v.maxLease.Store(&cachedDuration{d: d, at: time.Now()})
+	if d > 0 {
+		// 0 is what the gRPC client answers when its call failed: ask
+		// again next time.
+		v.maxLease.Store(&cachedDuration{d: d, at: time.Now()})
+	}
 	return d
 }
 
