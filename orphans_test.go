@@ -802,3 +802,23 @@ func TestIssued_UnknownMountMaximum(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRAMUser_LongRoleName: RAM limits a user's Comments to 128 characters;
+// a role name of 103 characters or more used to make every issue fail.
+func TestRAMUser_LongRoleName(t *testing.T) {
+	e := newTestEnv(t)
+	e.configure(nil)
+	name := strings.Repeat("r", 120)
+	e.ok(logical.CreateOperation, "role/"+name, map[string]interface{}{"remote_policies": []string{"name:ReadOnlyAccess,type:System"}})
+	resp := e.ok(logical.ReadOperation, "creds/"+name, nil)
+	u, err := e.engineAPI().GetUser(e.ctx, resp.Secret.InternalData["username"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Comments) > maxUserComments || !e.b.madeBy(u.Comments, walRAMUser{RoleName: name, IssueID: resp.Secret.InternalData["issue_id"].(string)}) {
+		t.Fatalf("comments %q (%d characters)", u.Comments, len(u.Comments))
+	}
+	if err := e.revoke(resp); err != nil || len(e.userNames()) != 0 {
+		t.Fatalf("revoke: %v, users %v", err, e.userNames())
+	}
+}
