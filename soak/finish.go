@@ -167,6 +167,7 @@ func (s *soak) finish(ctx context.Context) error {
 	// Stop Vault so its logs are complete, then search them.
 	s.vault.Stop()
 	res.VaultStrayPluginKills = s.vault.strayKills
+	s.logLinesOfOrphans()
 	for _, f := range []string{s.vault.logPath, s.vault.auditPath} {
 		leaks, n, err := scanForSecrets(f, s.secrets.snapshot())
 		if err != nil {
@@ -581,4 +582,43 @@ func scanForSecrets(path string, secrets map[string]string) ([]leak, int64, erro
 func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// logLinesOfOrphans adds to each orphan the lines of Vault's log (which
+// holds the plugin's) that name it, without the logger's prefix.
+func (s *soak) logLinesOfOrphans() {
+	if len(s.res.Orphans) == 0 {
+		return
+	}
+	data, err := os.ReadFile(s.vault.logPath)
+	if err != nil {
+		return
+	}
+	lines := strings.Split(string(data), "\n")
+	for i := range s.res.Orphans {
+		o := &s.res.Orphans[i]
+		name := o.Name
+		if _, member, ok := strings.Cut(name, "/"); ok && o.Kind == "group member" {
+			name = member
+		}
+		n := 0
+		for _, l := range lines {
+			if !strings.Contains(l, name) {
+				continue
+			}
+			if n == 4 {
+				o.MadeBy = append(o.MadeBy, "vault.log: ...")
+				break
+			}
+			// "<time> [LEVEL] secrets.<plugin>...: message": keep time and message.
+			if j := strings.Index(l, ": "); j > 0 && strings.HasPrefix(l[strings.Index(l, " ")+1:], "[") {
+				l = l[:strings.Index(l, " ")] + " " + l[j+2:]
+			}
+			if len(l) > 300 {
+				l = l[:300] + "..."
+			}
+			o.MadeBy = append(o.MadeBy, "vault.log: "+l)
+			n++
+		}
+	}
 }
