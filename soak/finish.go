@@ -168,6 +168,7 @@ func (s *soak) finish(ctx context.Context) error {
 	s.vault.Stop()
 	res.VaultStrayPluginKills = s.vault.strayKills
 	s.logLinesOfOrphans()
+	s.maskedExistenceChecks = failedExistenceChecks(s.vault.logPath)
 	for _, f := range []string{s.vault.logPath, s.vault.auditPath} {
 		leaks, n, err := scanForSecrets(f, s.secrets.snapshot())
 		if err != nil {
@@ -621,4 +622,25 @@ func (s *soak) logLinesOfOrphans() {
 			n++
 		}
 	}
+}
+
+// failedExistenceChecks returns the times of Vault's log lines "failed to
+// run existence check" whose error is gRPC Unavailable (the plugin process
+// died): Vault answers those requests "internal error".
+func failedExistenceChecks(path string) []time.Time {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []time.Time
+	for _, l := range strings.Split(string(data), "\n") {
+		if !strings.Contains(l, "failed to run existence check") || !strings.Contains(l, "code = Unavailable") {
+			continue
+		}
+		ts, _, _ := strings.Cut(l, " ")
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -87,6 +87,9 @@ type soak struct {
 	faultKinds    []weightedKind
 	churnRoles    map[string]bool
 	killTimes     []time.Time // plugin kills and Vault kills
+	// maskedExistenceChecks are the times Vault logged "failed to run
+	// existence check" with a gRPC Unavailable error.
+	maskedExistenceChecks []time.Time
 }
 
 type killRecord struct {

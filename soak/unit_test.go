@@ -55,11 +55,19 @@ func TestFiveHundredsSplit(t *testing.T) {
 	f.record("GET", "alicloud/creds/sts", "1 error occurred: rpc error: code = Unavailable desc = error reading from server: EOF")
 	f.record("DELETE", "alicloud/role/churn-12", "1 error occurred: rpc error: code = Unavailable desc = EOF")
 	f.record("GET", "alicloud/creds/ramuser", "internal error")
-	other, atKill := f.split([]time.Time{time.Now().Add(-time.Second)})
-	if countOf(other) != 1 || other["GET alicloud/creds/ramuser"] == nil || countOf(atKill) != 2 || atKill["DELETE alicloud/role/churn-N"] == nil {
+	f.record("PUT", "alicloud/role/ramuser", "1 error occurred:\n\t* internal error\n\n")
+	kill := []time.Time{time.Now().Add(-time.Second)}
+	other, atKill := f.split(kill, nil)
+	if countOf(other) != 2 || other["GET alicloud/creds/ramuser"] == nil || other["PUT alicloud/role/ramuser"] == nil ||
+		countOf(atKill) != 2 || atKill["DELETE alicloud/role/churn-N"] == nil {
 		t.Fatalf("other %v, at kill %v", other, atKill)
 	}
-	if other, _ := f.split(nil); countOf(other) != 3 {
+	// A masked "internal error" goes apart only with Vault's log line.
+	other, atKill = f.split(kill, []time.Time{time.Now()})
+	if countOf(other) != 1 || countOf(atKill) != 3 || atKill["PUT alicloud/role/ramuser"] == nil {
+		t.Fatalf("with the log line: other %v, at kill %v", other, atKill)
+	}
+	if other, _ := f.split(nil, nil); countOf(other) != 4 {
 		t.Fatalf("without kills every 500 counts: %v", other)
 	}
 }
@@ -76,5 +84,19 @@ func TestLogLinesOfOrphans(t *testing.T) {
 	got := s.res.Orphans[0].MadeBy
 	if len(got) != 1 || got[0] != "vault.log: 2026-11-29T18:22:13.923Z issued a RAM user: role=ramuser user=vault-root-ramuser-1-abc" {
 		t.Fatalf("made by: %q", got)
+	}
+}
+
+func TestFailedExistenceChecks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vault.log")
+	log := `2026-11-29T18:30:56.293Z [ERROR] core: failed to run existence check: error="rpc error: code = Unavailable desc = error reading from server: EOF"
+2026-11-29T18:30:57.000Z [ERROR] core: failed to run existence check: error="something else"
+`
+	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := failedExistenceChecks(path)
+	if len(got) != 1 || got[0].Format(time.RFC3339Nano) != "2026-11-29T18:30:56.293Z" {
+		t.Fatalf("got %v", got)
 	}
 }

@@ -158,19 +158,33 @@ func (f *fiveHundreds) record(method, path, text string) {
 // split returns the 500s by path, those that came from the plugin process
 // dying under the request (a gRPC Unavailable error within 3 s after the
 // harness killed the plugin or Vault) apart from the others.
-func (f *fiveHundreds) split(kills []time.Time) (other, atKill map[string]*fiveHundredPath) {
+//
+// Vault masks one case as "internal error": an existence check (a create or
+// update of a path that has one) whose plugin died; it logs "failed to run
+// existence check" with the gRPC error instead. Such a 500 is put apart only
+// when Vault's log has that line with a gRPC Unavailable error within a
+// second (maskedAt).
+func (f *fiveHundreds) split(kills, maskedAt []time.Time) (other, atKill map[string]*fiveHundredPath) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	other, atKill = map[string]*fiveHundredPath{}, map[string]*fiveHundredPath{}
+	near := func(t time.Time, ts []time.Time, before, after time.Duration) bool {
+		for _, x := range ts {
+			if !t.Before(x.Add(-before)) && !t.After(x.Add(after)) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, e := range f.events {
 		dst := other
-		if strings.Contains(e.Text, "rpc error: code = Unavailable") {
-			for _, k := range kills {
-				if !e.At.Before(k) && e.At.Sub(k) <= 3*time.Second {
-					dst = atKill
-					break
-				}
-			}
+		afterKill := near(e.At, kills, 0, 3*time.Second)
+		switch {
+		case afterKill && strings.Contains(e.Text, "rpc error: code = Unavailable"):
+			dst = atKill
+		case afterKill && strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(e.Text), "1 error occurred:")) == "* internal error" &&
+			near(e.At, maskedAt, time.Second, time.Second):
+			dst = atKill
 		}
 		p := dst[e.Path]
 		if p == nil {
