@@ -168,7 +168,8 @@ func (s *soak) finish(ctx context.Context) error {
 	s.vault.Stop()
 	res.VaultStrayPluginKills = s.vault.strayKills
 	s.logLinesOfOrphans()
-	s.maskedExistenceChecks = failedExistenceChecks(s.vault.logPath)
+	s.maskedExistenceChecks = logTimes(s.vault.logPath, "failed to run existence check", "code = Unavailable")
+	s.pluginDied = logTimes(s.vault.logPath, "plugin process exited", `error="signal: killed"`)
 	for _, f := range []string{s.vault.logPath, s.vault.auditPath} {
 		leaks, n, err := scanForSecrets(f, s.secrets.snapshot())
 		if err != nil {
@@ -624,18 +625,22 @@ func (s *soak) logLinesOfOrphans() {
 	}
 }
 
-// failedExistenceChecks returns the times of Vault's log lines "failed to
-// run existence check" whose error is gRPC Unavailable (the plugin process
-// died): Vault answers those requests "internal error".
-func failedExistenceChecks(path string) []time.Time {
+// logTimes returns the times of the lines of Vault's log that hold every
+// one of parts: "failed to run existence check" with gRPC Unavailable (Vault
+// answers those requests "internal error"), "plugin process exited" with
+// "signal: killed".
+func logTimes(path string, parts ...string) []time.Time {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil
 	}
 	var out []time.Time
+next:
 	for _, l := range strings.Split(string(data), "\n") {
-		if !strings.Contains(l, "failed to run existence check") || !strings.Contains(l, "code = Unavailable") {
-			continue
+		for _, p := range parts {
+			if !strings.Contains(l, p) {
+				continue next
+			}
 		}
 		ts, _, _ := strings.Cut(l, " ")
 		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {

@@ -90,6 +90,9 @@ type soak struct {
 	// maskedExistenceChecks are the times Vault logged "failed to run
 	// existence check" with a gRPC Unavailable error.
 	maskedExistenceChecks []time.Time
+	// pluginDied are the times Vault logged that its plugin process
+	// exited with "signal: killed".
+	pluginDied []time.Time
 }
 
 type killRecord struct {

@@ -56,19 +56,25 @@ func TestFiveHundredsSplit(t *testing.T) {
 	f.record("DELETE", "alicloud/role/churn-12", "1 error occurred: rpc error: code = Unavailable desc = EOF")
 	f.record("GET", "alicloud/creds/ramuser", "internal error")
 	f.record("PUT", "alicloud/role/ramuser", "1 error occurred:\n\t* internal error\n\n")
-	kill := []time.Time{time.Now().Add(-time.Second)}
-	other, atKill := f.split(kill, nil)
+	now := time.Now()
+	kill := []time.Time{now.Add(-5 * time.Second)}
+	// A kill alone is not enough: Vault's log must show the plugin killed.
+	if other, atKill := f.split(kill, nil, nil); countOf(other) != 4 || countOf(atKill) != 0 {
+		t.Fatalf("without Vault's log lines: other %v, at kill %v", other, atKill)
+	}
+	other, atKill := f.split(kill, []time.Time{now}, nil)
 	if countOf(other) != 2 || other["GET alicloud/creds/ramuser"] == nil || other["PUT alicloud/role/ramuser"] == nil ||
 		countOf(atKill) != 2 || atKill["DELETE alicloud/role/churn-N"] == nil {
 		t.Fatalf("other %v, at kill %v", other, atKill)
 	}
-	// A masked "internal error" goes apart only with Vault's log line.
-	other, atKill = f.split(kill, []time.Time{time.Now()})
+	// A masked "internal error" goes apart only with its own log line.
+	other, atKill = f.split(kill, []time.Time{now}, []time.Time{now})
 	if countOf(other) != 1 || countOf(atKill) != 3 || atKill["PUT alicloud/role/ramuser"] == nil {
 		t.Fatalf("with the log line: other %v, at kill %v", other, atKill)
 	}
-	if other, _ := f.split(nil, nil); countOf(other) != 4 {
-		t.Fatalf("without kills every 500 counts: %v", other)
+	// Log lines without a kill of the harness's: every 500 counts.
+	if other, _ := f.split([]time.Time{now.Add(-time.Minute)}, []time.Time{now}, []time.Time{now}); countOf(other) != 4 {
+		t.Fatalf("without a kill every 500 counts: %v", other)
 	}
 }
 
@@ -87,16 +93,21 @@ func TestLogLinesOfOrphans(t *testing.T) {
 	}
 }
 
-func TestFailedExistenceChecks(t *testing.T) {
+func TestLogTimes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vault.log")
 	log := `2026-11-29T18:30:56.293Z [ERROR] core: failed to run existence check: error="rpc error: code = Unavailable desc = error reading from server: EOF"
 2026-11-29T18:30:57.000Z [ERROR] core: failed to run existence check: error="something else"
+2026-11-29T18:55:11.913Z [ERROR] secrets.x: plugin process exited: plugin=/tmp/p id=13845 error="signal: killed"
 `
 	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got := failedExistenceChecks(path)
+	got := logTimes(path, "failed to run existence check", "code = Unavailable")
 	if len(got) != 1 || got[0].Format(time.RFC3339Nano) != "2026-11-29T18:30:56.293Z" {
-		t.Fatalf("got %v", got)
+		t.Fatalf("existence checks: %v", got)
+	}
+	got = logTimes(path, "plugin process exited", `error="signal: killed"`)
+	if len(got) != 1 || got[0].Format(time.RFC3339Nano) != "2026-11-29T18:55:11.913Z" {
+		t.Fatalf("plugin deaths: %v", got)
 	}
 }

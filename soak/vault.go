@@ -156,15 +156,16 @@ func (f *fiveHundreds) record(method, path, text string) {
 }
 
 // split returns the 500s by path, those that came from the plugin process
-// dying under the request (a gRPC Unavailable error within 3 s after the
-// harness killed the plugin or Vault) apart from the others.
-//
-// Vault masks one case as "internal error": an existence check (a create or
-// update of a path that has one) whose plugin died; it logs "failed to run
-// existence check" with the gRPC error instead. Such a 500 is put apart only
-// when Vault's log has that line with a gRPC Unavailable error within a
-// second (maskedAt).
-func (f *fiveHundreds) split(kills, maskedAt []time.Time) (other, atKill map[string]*fiveHundredPath) {
+// dying under the request apart from the others. A 500 is put apart only
+// with two pieces of evidence: the harness killed the plugin or Vault at
+// most 10 s before (a loaded machine can stall Vault for seconds), and
+// Vault's own log, within a second, says so:
+//   - a gRPC Unavailable error in the answer, and Vault logged "plugin
+//     process exited ... signal: killed" (pluginDied);
+//   - Vault's masked "internal error", and Vault logged "failed to run
+//     existence check" with a gRPC Unavailable error (maskedAt): it hides
+//     the error of an existence check whose plugin died.
+func (f *fiveHundreds) split(kills, pluginDied, maskedAt []time.Time) (other, atKill map[string]*fiveHundredPath) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	other, atKill = map[string]*fiveHundredPath{}, map[string]*fiveHundredPath{}
@@ -178,9 +179,9 @@ func (f *fiveHundreds) split(kills, maskedAt []time.Time) (other, atKill map[str
 	}
 	for _, e := range f.events {
 		dst := other
-		afterKill := near(e.At, kills, 0, 3*time.Second)
+		afterKill := near(e.At, kills, 0, 10*time.Second)
 		switch {
-		case afterKill && strings.Contains(e.Text, "rpc error: code = Unavailable"):
+		case afterKill && strings.Contains(e.Text, "rpc error: code = Unavailable") && near(e.At, pluginDied, time.Second, time.Second):
 			dst = atKill
 		case afterKill && strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(e.Text), "1 error occurred:")) == "* internal error" &&
 			near(e.At, maskedAt, time.Second, time.Second):
