@@ -167,6 +167,9 @@ func (s *soak) finish(ctx context.Context) error {
 	// Stop Vault so its logs are complete, then search them.
 	s.vault.Stop()
 	res.VaultStrayPluginKills = s.vault.strayKills
+	s.logLinesOfOrphans()
+	s.maskedExistenceChecks = logTimes(s.vault.logPath, "failed to run existence check", "code = Unavailable")
+	s.pluginDied = logTimes(s.vault.logPath, "plugin process exited", `error="signal: killed"`)
 	for _, f := range []string{s.vault.logPath, s.vault.auditPath} {
 		leaks, n, err := scanForSecrets(f, s.secrets.snapshot())
 		if err != nil {
@@ -638,4 +641,68 @@ func scanForSecrets(path string, secrets map[string]string) ([]leak, int64, erro
 func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// logLinesOfOrphans adds to each orphan the lines of Vault's log (which
+// holds the plugin's) that name it, without the logger's prefix.
+func (s *soak) logLinesOfOrphans() {
+	if len(s.res.Orphans) == 0 {
+		return
+	}
+	data, err := os.ReadFile(s.vault.logPath)
+	if err != nil {
+		return
+	}
+	lines := strings.Split(string(data), "\n")
+	for i := range s.res.Orphans {
+		o := &s.res.Orphans[i]
+		name := o.Name
+		if _, member, ok := strings.Cut(name, "/"); ok && o.Kind == "group member" {
+			name = member
+		}
+		n := 0
+		for _, l := range lines {
+			if !strings.Contains(l, name) {
+				continue
+			}
+			if n == 4 {
+				o.MadeBy = append(o.MadeBy, "vault.log: ...")
+				break
+			}
+			// "<time> [LEVEL] secrets.<plugin>...: message": keep time and message.
+			if j := strings.Index(l, ": "); j > 0 && strings.HasPrefix(l[strings.Index(l, " ")+1:], "[") {
+				l = l[:strings.Index(l, " ")] + " " + l[j+2:]
+			}
+			if len(l) > 300 {
+				l = l[:300] + "..."
+			}
+			o.MadeBy = append(o.MadeBy, "vault.log: "+l)
+			n++
+		}
+	}
+}
+
+// logTimes returns the times of the lines of Vault's log that hold every
+// one of parts: "failed to run existence check" with gRPC Unavailable (Vault
+// answers those requests "internal error"), "plugin process exited" with
+// "signal: killed".
+func logTimes(path string, parts ...string) []time.Time {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []time.Time
+next:
+	for _, l := range strings.Split(string(data), "\n") {
+		for _, p := range parts {
+			if !strings.Contains(l, p) {
+				continue next
+			}
+		}
+		ts, _, _ := strings.Cut(l, " ")
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -87,6 +87,12 @@ type soak struct {
 	faultKinds    []weightedKind
 	churnRoles    map[string]bool
 	killTimes     []time.Time // plugin kills and Vault kills
+	// maskedExistenceChecks are the times Vault logged "failed to run
+	// existence check" with a gRPC Unavailable error.
+	maskedExistenceChecks []time.Time
+	// pluginDied are the times Vault logged that its plugin process
+	// exited with "signal: killed".
+	pluginDied []time.Time
 }
 
 type killRecord struct {

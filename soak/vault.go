@@ -156,23 +156,36 @@ func (f *fiveHundreds) record(method, path, text string) {
 }
 
 // split returns the 500s by path, those that came from the plugin process
-// dying under the request (a gRPC Unavailable error within 3 s after the
-// harness killed the plugin or Vault) apart from the others.
-func (f *fiveHundreds) split(kills []time.Time) (other, atKill map[string]*fiveHundredPath) {
+// dying under the request apart from the others. A 500 is put apart only
+// with two pieces of evidence: the harness killed the plugin or Vault at
+// most 10 s before (a loaded machine can stall Vault for seconds), and
+// Vault's own log, within a second, says so:
+//   - a gRPC Unavailable error in the answer, and Vault logged "plugin
+//     process exited ... signal: killed" (pluginDied);
+//   - Vault's masked "internal error", and Vault logged "failed to run
+//     existence check" with a gRPC Unavailable error (maskedAt): it hides
+//     the error of an existence check whose plugin died.
+func (f *fiveHundreds) split(kills, pluginDied, maskedAt []time.Time) (other, atKill map[string]*fiveHundredPath) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	other, atKill = map[string]*fiveHundredPath{}, map[string]*fiveHundredPath{}
+	near := func(t time.Time, ts []time.Time, before, after time.Duration) bool {
+		for _, x := range ts {
+			if !t.Before(x.Add(-before)) && !t.After(x.Add(after)) {
+				return true
+			}
+		}
+		return false
+	}
 	for _, e := range f.events {
 		dst := other
-		// Vault answers "internal error" when the plugin dies under a
-		// request's existence check (it logs the gRPC Unavailable).
-		if strings.Contains(e.Text, "rpc error: code = Unavailable") || strings.Contains(e.Text, "* internal error") {
-			for _, k := range kills {
-				if !e.At.Before(k) && e.At.Sub(k) <= 3*time.Second {
-					dst = atKill
-					break
-				}
-			}
+		afterKill := near(e.At, kills, 0, 10*time.Second)
+		switch {
+		case afterKill && strings.Contains(e.Text, "rpc error: code = Unavailable") && near(e.At, pluginDied, time.Second, time.Second):
+			dst = atKill
+		case afterKill && strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(e.Text), "1 error occurred:")) == "* internal error" &&
+			near(e.At, maskedAt, time.Second, time.Second):
+			dst = atKill
 		}
 		p := dst[e.Path]
 		if p == nil {
