@@ -637,12 +637,6 @@ func scanForSecrets(path string, secrets map[string]string) ([]leak, int64, erro
 	return leaks, int64(len(data)), nil
 }
 
-// jsonString is a helper for the report.
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
 // logLinesOfOrphans adds to each orphan the lines of Vault's log (which
 // holds the plugin's) that name it, without the logger's prefix.
 func (s *soak) logLinesOfOrphans() {
