@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -21,6 +22,22 @@ type engineClient struct {
 	api   *aliyun.Client
 	cache *credentials.Cache
 	cfg   configEntry
+
+	// sign is this client's own identity; successor, once set, is the
+	// client that replaced it in a root rotation. Requests still running on
+	// this client then sign with the successor's key (on their next attempt,
+	// or on the one resend after Alibaba refuses the deleted old key), so
+	// the old key's deletion does not fail them.
+	sign      aliyun.CredentialsFunc
+	successor atomic.Pointer[engineClient]
+}
+
+// credentials is the identity a request on c signs with now.
+func (c *engineClient) credentials(ctx context.Context) (aliyun.Credentials, error) {
+	if next := c.successor.Load(); next != nil {
+		return next.credentials(ctx)
+	}
+	return c.sign(ctx)
 }
 
 func (c *engineClient) close() {
@@ -58,12 +75,14 @@ func (b *backend) newEngineClient(cfg *configEntry) (*engineClient, error) {
 			b.Logger().Debug("Alibaba Cloud refused the engine's cached identity; fetching it again", "access_key_id", c.AccessKeyID)
 		}
 	}
-	api, err := b.newAPIClient(cfg, credentials.SigningFunc(cache), rejected)
+	ec := &engineClient{cache: cache, cfg: *cfg, sign: credentials.SigningFunc(cache)}
+	api, err := b.newAPIClient(cfg, ec.credentials, rejected)
 	if err != nil {
 		_ = cache.Close()
 		return nil, err
 	}
-	return &engineClient{api: api, cache: cache, cfg: *cfg}, nil
+	ec.api = api
+	return ec, nil
 }
 
 // newAPIClient builds an aliyun client with cfg's transport settings and the

@@ -822,3 +822,30 @@ func TestRAMUser_LongRoleName(t *testing.T) {
 		t.Fatalf("revoke: %v, users %v", err, e.userNames())
 	}
 }
+
+// TestRotateRoot_InFlightRequestsKeepWorking: a request that started before
+// a root rotation goes on with the new key once the old one is deleted
+// (seen in the soak as 502s and failed revokes during rotate-root).
+func TestRotateRoot_InFlightRequestsKeepWorking(t *testing.T) {
+	e := newTestEnv(t)
+	e.configure(nil)
+	e.ramUserRole("dev", nil)
+	var once sync.Once
+	e.stepHook = func(step string) {
+		if step == "ram_user:create_user" {
+			once.Do(func() { e.ok(logical.UpdateOperation, "config/rotate-root", nil) })
+		}
+	}
+	resp := e.ok(logical.ReadOperation, "creds/dev", nil)
+	e.stepHook = nil
+	if keys := e.engineKeys(); len(keys) != 1 || keys[0] == e.engineKeyID {
+		t.Fatalf("engine keys after the rotation: %v (old %s)", keys, e.engineKeyID)
+	}
+	u := e.user(resp.Secret.InternalData["username"].(string))
+	if u == nil || len(u.AccessKeys) != 1 || len(u.Policies) != 2 || len(u.Groups) != 1 {
+		t.Fatalf("the user issued across the rotation: %+v", u)
+	}
+	if err := e.revoke(resp); err != nil || len(e.userNames()) != 0 {
+		t.Fatalf("revoke: %v, users %v", err, e.userNames())
+	}
+}

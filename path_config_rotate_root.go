@@ -165,6 +165,8 @@ func (b *backend) rotateRoot(ctx context.Context, s logical.Storage) (*rotateRoo
 		b.dropNewKeys(ctx, s, c, r, walID)
 		return nil, err
 	}
+	// Requests still running on the old client go on with the new key.
+	c.successor.Store(newClient)
 	b.setClient(newClient)
 	if b.crashed("rotate_root:store") {
 		return nil, errSimulatedCrash
