@@ -2,7 +2,6 @@ package alicloud
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -112,7 +111,8 @@ func (b *backend) createAccessKey(ctx context.Context, c *engineClient, userName
 	}
 }
 
-// deleteUnknownKeys deletes the keys of userName that are not in keep.
+// deleteUnknownKeys deletes the keys of userName that are not in keep: keys
+// whose creation's answer was lost, or that did not work.
 func (b *backend) deleteUnknownKeys(ctx context.Context, c *engineClient, userName, label string, keep []string) error {
 	keys, err := c.api.ListAccessKeys(ctx, userName)
 	if err != nil {
@@ -125,7 +125,7 @@ func (b *backend) deleteUnknownKeys(ctx context.Context, c *engineClient, userNa
 		if err := c.api.DeleteAccessKey(ctx, userName, k.AccessKeyID); err != nil && !aliyun.IsEntityNotExist(err) {
 			return err
 		}
-		b.Logger().Info("deleted an AccessKey whose creation's answer was lost", "user", label, "access_key_id", k.AccessKeyID)
+		b.Logger().Info("deleted a new AccessKey that could not be used", "user", label, "access_key_id", k.AccessKeyID)
 	}
 	return nil
 }
@@ -133,24 +133,8 @@ func (b *backend) deleteUnknownKeys(ctx context.Context, c *engineClient, userNa
 // dropNewKeys deletes the keys of r's user that are not in r.keep, then the
 // WAL entry; on any failure the entry stays for the rollback.
 func (b *backend) dropNewKeys(ctx context.Context, s logical.Storage, c *engineClient, r keyRequest, walID string) {
-	keys, err := c.api.ListAccessKeys(ctx, r.userName)
-	if err != nil && !aliyun.IsEntityNotExist(err) {
-		b.Logger().Error("listing AccessKeys after a failed creation failed; the WAL rollback will delete what was made", "user", r.label, "error", err)
-		return
-	}
-	var errs []error
-	for _, k := range keys {
-		if contains(r.keep, k.AccessKeyID) {
-			continue
-		}
-		if err := c.api.DeleteAccessKey(ctx, r.userName, k.AccessKeyID); err != nil && !aliyun.IsEntityNotExist(err) {
-			errs = append(errs, err)
-			continue
-		}
-		b.Logger().Info("deleted a new AccessKey that could not be used", "user", r.label, "access_key_id", k.AccessKeyID)
-	}
-	if len(errs) > 0 {
-		b.Logger().Error("deleting a new AccessKey failed; the WAL rollback will retry", "user", r.label, "error", errors.Join(errs...))
+	if err := b.deleteUnknownKeys(ctx, c, r.userName, r.label, r.keep); err != nil && !aliyun.IsEntityNotExist(err) {
+		b.Logger().Error("deleting a new AccessKey that could not be used failed; the WAL rollback will retry", "user", r.label, "error", err)
 		return
 	}
 	b.deleteWAL(ctx, s, walID)
