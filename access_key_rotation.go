@@ -33,10 +33,9 @@ type keyRequest struct {
 	label string
 	// keep are the user's keys before the creation.
 	keep []string
-	// confirm checks that the new key works; it may retry for a while.
+	// confirm checks that the new key works; it may retry for a while
+	// (at most RotateConfirmTimeout).
 	confirm func(ctx context.Context, key *aliyun.AccessKey) error
-	// confirmTimeout is named in the message when confirm fails.
-	confirmTimeout string
 }
 
 // newAccessKey creates and confirms a new AccessKey under a WAL entry and
@@ -70,7 +69,7 @@ func (b *backend) newAccessKey(ctx context.Context, s logical.Storage, c *engine
 	if err := r.confirm(ctx, key); err != nil {
 		b.dropNewKeys(ctx, s, c, r, walID)
 		return nil, "", fmt.Errorf("the new AccessKey %s of %s was not accepted by STS within %s, so it was deleted: %w",
-			key.AccessKeyID, r.label, r.confirmTimeout, err)
+			key.AccessKeyID, r.label, b.env.RotateConfirmTimeout, err)
 	}
 	if b.crashed(r.step + ":confirm") {
 		return nil, "", errSimulatedCrash
@@ -81,6 +80,11 @@ func (b *backend) newAccessKey(ctx context.Context, s logical.Storage, c *engine
 // createAttempts bounds how often a create whose answer was lost is tried
 // again once RAM has said that it made nothing.
 const createAttempts = 3
+
+// pauseBeforeCreate waits before attempt+1 of a create: 200 ms, then 400 ms.
+func (b *backend) pauseBeforeCreate(ctx context.Context, attempt int) error {
+	return b.env.Sleep(ctx, time.Duration(attempt)*200*time.Millisecond)
+}
 
 // createAccessKey creates an AccessKey for userName ("" for the caller's
 // own user). When the answer may have been lost, RAM is asked what exists:
@@ -105,7 +109,7 @@ func (b *backend) createAccessKey(ctx context.Context, c *engineClient, userName
 		if b.deleteUnknownKeys(ctx, c, userName, label, keep) != nil {
 			return nil, err
 		}
-		if serr := b.env.Sleep(ctx, time.Duration(attempt)*200*time.Millisecond); serr != nil {
+		if b.pauseBeforeCreate(ctx, attempt) != nil {
 			return nil, err
 		}
 	}
@@ -138,12 +142,4 @@ func (b *backend) dropNewKeys(ctx context.Context, s logical.Storage, c *engineC
 		return
 	}
 	b.deleteWAL(ctx, s, walID)
-}
-
-// deleteWAL removes a WAL entry whose work is done; a failure only means the
-// rollback later finds nothing to do.
-func (b *backend) deleteWAL(ctx context.Context, s logical.Storage, walID string) {
-	if err := framework.DeleteWAL(ctx, s, walID); err != nil {
-		b.Logger().Warn("removing a WAL entry failed; the rollback will find nothing to do", "error", err)
-	}
 }

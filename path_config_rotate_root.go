@@ -148,7 +148,6 @@ func (b *backend) rotateRoot(ctx context.Context, s logical.Storage) (*rotateRoo
 			newClient = nc
 			return nil
 		},
-		confirmTimeout: b.env.RotateConfirmTimeout.String(),
 	}
 	newKey, walID, err := b.newAccessKey(ctx, s, c, r)
 	if err != nil {

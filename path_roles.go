@@ -398,11 +398,7 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	if b.crashed("role:stored") {
 		return nil, errSimulatedCrash
 	}
-	for _, id := range walIDs {
-		if err := framework.DeleteWAL(ctx, req.Storage, id); err != nil {
-			b.Logger().Warn("removing a WAL entry after the role was stored failed; the rollback will check it", "role", name, "error", err)
-		}
-	}
+	b.deleteWALs(ctx, req.Storage, walIDs)
 	if len(unused) > 0 {
 		client, err := b.getClient(ctx, req.Storage)
 		if err != nil {

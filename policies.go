@@ -352,13 +352,6 @@ func (b *backend) walRetiring(ctx context.Context, s logical.Storage, roleName s
 	return ids, nil
 }
 
-// deleteWALs removes WAL entries whose work is done.
-func (b *backend) deleteWALs(ctx context.Context, s logical.Storage, ids []string) {
-	for _, id := range ids {
-		b.deleteWAL(ctx, s, id)
-	}
-}
-
 // retirePolicies deletes managed policies a role no longer uses, or marks
 // those still held by a principal for later deletion. It returns warnings
 // for the caller's response.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -152,9 +151,7 @@ func (b *backend) issueRAMUser(ctx context.Context, req *logical.Request, name s
 		}
 		// RAM refused: nothing was created. EntityAlreadyExists means a
 		// user of that name exists already, and it is not this issue's.
-		if derr := framework.DeleteWAL(ctx, req.Storage, walID); derr != nil {
-			b.Logger().Warn("removing a WAL entry failed; the rollback will find nothing to do", "error", derr)
-		}
+		b.deleteWAL(ctx, req.Storage, walID)
 		if aliyun.IsAlreadyExists(err) {
 			return logical.ErrorResponse("username_template: RAM user %q exists already and Vault did not create it for this lease; "+
 				"use a template that gives unique names (the default adds random characters)", userName), nil
@@ -289,12 +286,11 @@ func (b *backend) createUser(ctx context.Context, c *engineClient, w walRAMUser,
 		if err == nil {
 			return nil
 		}
-		if !lost && !aliyun.MayHaveApplied(err) {
-			return err
-		}
-		if aliyun.MayHaveApplied(err) {
+		switch {
+		case aliyun.MayHaveApplied(err):
 			lost = true
-		} else if !aliyun.IsAlreadyExists(err) {
+		case !lost || !aliyun.IsAlreadyExists(err):
+			// Refused, and no earlier answer was lost: nothing was made.
 			return err
 		}
 		u, gerr := c.api.GetUser(ctx, w.UserName)
@@ -306,7 +302,7 @@ func (b *backend) createUser(ctx context.Context, c *engineClient, w walRAMUser,
 		case !aliyun.IsEntityNotExist(gerr) || attempt == createAttempts:
 			return err
 		}
-		if serr := b.env.Sleep(ctx, time.Duration(attempt)*200*time.Millisecond); serr != nil {
+		if b.pauseBeforeCreate(ctx, attempt) != nil {
 			return err
 		}
 	}
@@ -335,9 +331,7 @@ func (b *backend) abandonRAMUser(ctx context.Context, s logical.Storage, walID s
 		b.Logger().Error("removing a partly created RAM user failed; the WAL rollback will retry", "user", w.UserName, "error", err)
 		return
 	}
-	if err := framework.DeleteWAL(ctx, s, walID); err != nil {
-		b.Logger().Warn("removing a WAL entry failed; the rollback will find nothing to do", "error", err)
-	}
+	b.deleteWAL(ctx, s, walID)
 }
 
 // rollbackRAMUser removes the user an unfinished issue may have created:
@@ -579,9 +573,7 @@ func (b *backend) migrateRolePolicies(ctx context.Context, s logical.Storage, c 
 	if err != nil {
 		return err
 	}
-	for _, id := range walIDs {
-		_ = framework.DeleteWAL(ctx, s, id)
-	}
+	b.deleteWALs(ctx, s, walIDs)
 	b.Logger().Info("created the custom policies of a role written by HashiCorp's plugin", "role", name, "policies", role.InlinePolicyNames)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -62,4 +63,19 @@ func decodeWAL(data interface{}, out interface{}) error {
 		return fmt.Errorf("decoding WAL data: %w", err)
 	}
 	return nil
+}
+
+// deleteWAL removes a WAL entry whose work is done; a failure only means the
+// rollback later finds nothing to do.
+func (b *backend) deleteWAL(ctx context.Context, s logical.Storage, walID string) {
+	if err := framework.DeleteWAL(ctx, s, walID); err != nil {
+		b.Logger().Warn("removing a WAL entry failed; the rollback will find nothing to do", "error", err)
+	}
+}
+
+// deleteWALs removes WAL entries whose work is done.
+func (b *backend) deleteWALs(ctx context.Context, s logical.Storage, ids []string) {
+	for _, id := range ids {
+		b.deleteWAL(ctx, s, id)
+	}
 }

@@ -229,7 +229,6 @@ func (b *backend) newStaticKey(ctx context.Context, s logical.Storage, c *engine
 		confirm: func(ctx context.Context, key *aliyun.AccessKey) error {
 			return b.confirmStaticKey(ctx, c, key, userName)
 		},
-		confirmTimeout: b.env.RotateConfirmTimeout.String(),
 	})
 }
 
