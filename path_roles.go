@@ -182,7 +182,9 @@ func pathRole(b *backend) *framework.Path {
 				Type:          framework.TypeString,
 				AllowedValues: []interface{}{roleTypeAssumedRole, roleTypeRAMUser},
 				Description: `"assumed_role" (STS credentials for role_arn) or "ram_user" (a new RAM user with an AccessKey).
-Default: "assumed_role" when role_arn is given, else "ram_user". Cannot be changed later.`,
+Default: "assumed_role" when role_arn is given, else "ram_user". Changing it switches the role's type and clears
+the old type's fields; a write that gives role_arn switches it too, as with HashiCorp's plugin (a non-empty
+role_arn: assumed_role; an empty one: ram_user). Leases issued before a switch still renew and revoke.`,
 				DisplayAttrs: &framework.DisplayAttributes{Name: "Credential type"},
 			},
 			"role_arn": {
@@ -344,6 +346,83 @@ var roleFieldsByType = map[string][]string{
 	roleTypeRAMUser:     {"inline_policies", "remote_policies", "ram_groups", "username_template"},
 }
 
+// hashicorpRoleFields are the type-specific fields HashiCorp's plugin (and
+// so the Terraform provider) knows. That plugin infers the type from them on
+// every write: a role_arn makes an STS role, policies a RAM-user role, both
+// are refused.
+var hashicorpRoleFields = []string{"role_arn", "inline_policies", "remote_policies"}
+
+// roleTypeOf decides the credential type a write of d gives a role, and
+// which fields of the role's old type (existing; nil on create) the switch
+// drops.
+//
+// The type is credential_type when given. Otherwise a new role is
+// assumed_role when it has a role_arn, else ram_user; an existing role
+// changes type when the write gives role_arn, as with HashiCorp's plugin:
+// a non-empty one makes it assumed_role, an empty one ram_user. Leases
+// carry their own type, so those of the old type still renew and revoke.
+//
+// On an explicit switch, the old type's fields the write does not give are
+// dropped. On an inferred one, HashiCorp's fields must be cleared by the
+// write itself (the Terraform provider always sends them; a plain
+// "role_arn=..." on a ram_user role is refused as that plugin refuses it),
+// and this engine's other fields of the old type are dropped.
+func roleTypeOf(existing *roleEntry, d *framework.FieldData) (string, []string, error) {
+	credType := ""
+	if raw, ok := d.GetOk("credential_type"); ok {
+		credType = raw.(string)
+		if credType != roleTypeAssumedRole && credType != roleTypeRAMUser {
+			return "", nil, inputErrorf("credential_type: must be %q or %q", roleTypeAssumedRole, roleTypeRAMUser)
+		}
+	}
+	explicit := credType != ""
+	arn, arnGiven := d.GetOk("role_arn")
+	switch {
+	case explicit:
+	case arnGiven && strings.TrimSpace(arn.(string)) != "":
+		credType = roleTypeAssumedRole
+	case existing == nil, arnGiven:
+		credType = roleTypeRAMUser
+	default:
+		credType = existing.credentialType()
+	}
+	if existing == nil || credType == existing.credentialType() {
+		return credType, nil, nil
+	}
+	old := existing.credentialType()
+	var dropped []string
+	for _, f := range roleFieldsByType[old] {
+		if !typeFieldAccess[f].set(existing) {
+			continue
+		}
+		if _, given := d.GetOk(f); given {
+			continue // refused below unless it clears the field
+		}
+		if !explicit && contains(hashicorpRoleFields, f) {
+			return "", nil, inputErrorf("role_arn: makes the role %q, but its %s (of %q) are still set; clear them in the same write, or give credential_type=%s to switch the type and clear them",
+				credType, f, old, credType)
+		}
+		dropped = append(dropped, f)
+	}
+	return credType, dropped, nil
+}
+
+// typeFieldAccess reads and clears the type-specific fields of a role.
+var typeFieldAccess = map[string]struct {
+	set   func(r *roleEntry) bool
+	clear func(r *roleEntry)
+}{
+	"role_arn":                   {func(r *roleEntry) bool { return r.RoleARN != "" }, func(r *roleEntry) { r.RoleARN = "" }},
+	"policy":                     {func(r *roleEntry) bool { return r.Policy != "" }, func(r *roleEntry) { r.Policy = "" }},
+	"external_id":                {func(r *roleEntry) bool { return r.ExternalID != "" }, func(r *roleEntry) { r.ExternalID = "" }},
+	"role_session_name_template": {func(r *roleEntry) bool { return r.RoleSessionNameTemplate != "" }, func(r *roleEntry) { r.RoleSessionNameTemplate = "" }},
+	"allow_caller_session_name":  {func(r *roleEntry) bool { return r.AllowCallerSessionName }, func(r *roleEntry) { r.AllowCallerSessionName = false }},
+	"inline_policies":            {func(r *roleEntry) bool { return len(r.InlinePolicies) > 0 }, func(r *roleEntry) { r.InlinePolicies = nil }},
+	"remote_policies":            {func(r *roleEntry) bool { return len(r.RemotePolicies) > 0 }, func(r *roleEntry) { r.RemotePolicies = nil }},
+	"ram_groups":                 {func(r *roleEntry) bool { return len(r.RAMGroups) > 0 }, func(r *roleEntry) { r.RAMGroups = nil }},
+	"username_template":          {func(r *roleEntry) bool { return r.UsernameTemplate != "" }, func(r *roleEntry) { r.UsernameTemplate = "" }},
+}
+
 func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
 	if name == "" {
@@ -384,6 +463,10 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 			}
 			return nil, err
 		}
+	} else if existing != nil && len(existing.InlinePolicyNames) > 0 {
+		// A ram_user role became assumed_role: its managed policies retire.
+		unused = existing.InlinePolicyNames
+		role.InlinePolicyNames = nil
 	}
 
 	retiring, err := b.walRetiring(ctx, req.Storage, name, unused)
@@ -428,27 +511,16 @@ func (b *backend) applyRoleFields(existing *roleEntry, d *framework.FieldData) (
 	}
 	var warnings []string
 
-	// The credential type is fixed at creation: leases of one type must not
-	// be renewed or revoked as the other.
-	credType := ""
-	if raw, ok := d.GetOk("credential_type"); ok {
-		credType = raw.(string)
-		if credType != roleTypeAssumedRole && credType != roleTypeRAMUser {
-			return nil, nil, inputErrorf("credential_type: must be %q or %q", roleTypeAssumedRole, roleTypeRAMUser)
-		}
+	credType, dropped, err := roleTypeOf(existing, d)
+	if err != nil {
+		return nil, nil, err
 	}
-	switch {
-	case existing != nil:
-		if credType != "" && credType != existing.credentialType() {
-			return nil, nil, inputErrorf("credential_type: cannot change from %q to %q; delete and re-create the role", existing.credentialType(), credType)
-		}
-		credType = existing.credentialType()
-	case credType == "":
-		if raw, ok := d.GetOk("role_arn"); ok && raw.(string) != "" {
-			credType = roleTypeAssumedRole
-		} else {
-			credType = roleTypeRAMUser
-		}
+	for _, f := range dropped {
+		typeFieldAccess[f].clear(role)
+	}
+	if len(dropped) > 0 {
+		warnings = append(warnings, fmt.Sprintf("the role is now of credential_type %q: %s of %q no longer apply and have been cleared",
+			credType, strings.Join(dropped, ", "), existing.credentialType()))
 	}
 
 	// Fields of the other credential type are refused by name.
@@ -457,7 +529,7 @@ func (b *backend) applyRoleFields(existing *roleEntry, d *framework.FieldData) (
 			continue
 		}
 		for _, f := range fields {
-			if raw, ok := d.GetOk(f); ok && !emptyValue(raw) {
+			if raw, ok := d.GetOk(f); ok && !emptyRoleValue(f, raw) {
 				return nil, nil, inputErrorf("%s: does not apply to credential_type %q", f, credType)
 			}
 		}
@@ -531,9 +603,19 @@ func (b *backend) applyRoleFields(existing *roleEntry, d *framework.FieldData) (
 	return role, warnings, nil
 }
 
-func emptyValue(v interface{}) bool {
+// emptyRoleValue reports whether a given field clears rather than sets: an
+// empty string or list, false, and for inline_policies an empty JSON array
+// ("[]", which the Terraform provider sends for roles without documents).
+func emptyRoleValue(field string, v interface{}) bool {
 	switch x := v.(type) {
 	case string:
+		x = strings.TrimSpace(x)
+		if field == "inline_policies" {
+			var docs []json.RawMessage
+			if json.Unmarshal([]byte(x), &docs) == nil && len(docs) == 0 {
+				return true
+			}
+		}
 		return x == ""
 	case []string:
 		return len(x) == 0
@@ -848,7 +930,11 @@ deleted and no user holds them any more. remote_policies attach existing
 policies ("name:<name>,type:<System|Custom>"). ttl and max_ttl bound the
 lease. username_template names users.
 
-Writes are partial updates: fields left out keep their value. The
-credential_type cannot change; fields of the other type are refused. Roles
-written by HashiCorp's plugin are read as they are.
+Writes are partial updates: fields left out keep their value, and fields of
+the other type are refused. A write that changes credential_type, or gives a
+role_arn that implies the other type (as HashiCorp's plugin and the
+Terraform provider do), switches the role's type: the old type's fields are
+cleared, its managed policies are retired once no lease uses them, and
+leases issued before keep renewing and revoking. Roles written by
+HashiCorp's plugin are read as they are.
 `

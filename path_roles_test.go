@@ -111,9 +111,9 @@ func TestRole_Validation(t *testing.T) {
 		{"group missing in RAM", "role/x", map[string]interface{}{"ram_groups": "nosuchgroup"}, `ram_groups: group "nosuchgroup" does not exist in RAM`},
 		{"bad username template", "role/x", map[string]interface{}{"ram_groups": "developers", "username_template": "{{ .RoleName }}/{{ .DisplayName }}"}, "username_template: produced \"sample-role-name/token-sample-display-name\""},
 		{"RAM refuses the document", "role/x", map[string]interface{}{"inline_policies": `[{"Version":"1","Statement":[{"Effect":"Perhaps","Action":"ecs:*","Resource":"*"}]}]`}, "inline_policies[0]: RAM refused the document"},
-		{"type change", "role/sts", map[string]interface{}{"credential_type": "ram_user"}, `credential_type: cannot change from "assumed_role" to "ram_user"`},
+		{"type change without the new type's fields", "role/sts", map[string]interface{}{"credential_type": "ram_user"}, "inline_policies: a ram_user role needs at least one of inline_policies, remote_policies or ram_groups"},
 		{"ram field on sts update", "role/sts", map[string]interface{}{"ram_groups": "developers"}, `ram_groups: does not apply to credential_type "assumed_role"`},
-		{"arn on ram update", "role/ram", map[string]interface{}{"role_arn": e.readerARN}, `role_arn: does not apply to credential_type "ram_user"`},
+		{"arn on ram update keeping its policies", "role/ram", map[string]interface{}{"role_arn": e.readerARN}, `role_arn: makes the role "assumed_role", but its remote_policies (of "ram_user") are still set`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
