@@ -189,6 +189,12 @@ func (b *backend) identityProvider(cfg *configEntry) (credentials.Provider, erro
 		})
 	case credTypeCredentialsURI:
 		return credentials.NewCredentialsURI(credentials.CredentialsURIOptions{URL: cfg.CredentialsURI, HTTPClient: b.env.HTTPClient})
+	case credTypeLegacyChain:
+		resolved, err := legacyChainConfig(cfg, b.env.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return b.identityProvider(resolved)
 	case credTypeDefault:
 		return credentials.NewDefaultChain(credentials.DefaultChainOptions{
 			Getenv:           b.env.Getenv,

@@ -25,11 +25,13 @@ const (
 	credTypeOIDCRoleARN    = "oidc_role_arn"
 	credTypeCredentialsURI = "credentials_uri"
 	credTypeDefault        = "default"
+	// credTypeLegacyChain is HashiCorp's plugin's chain (legacy_chain.go).
+	credTypeLegacyChain = "legacy_chain"
 )
 
 var credentialTypes = []string{
 	credTypeAccessKey, credTypeSTS, credTypeRAMRoleARN, credTypeECSRAMRole,
-	credTypeOIDCRoleARN, credTypeCredentialsURI, credTypeDefault,
+	credTypeOIDCRoleARN, credTypeCredentialsURI, credTypeDefault, credTypeLegacyChain,
 }
 
 // configEntry is the stored config. Its first two fields are exactly those of
@@ -73,6 +75,11 @@ func (c *configEntry) effectiveType() string {
 	}
 	if c.SecurityToken != "" {
 		return credTypeSTS
+	}
+	if c.AccessKey == "" && c.SecretKey == "" {
+		// HashiCorp's plugin stores a config without keys, and then uses
+		// its chain.
+		return credTypeLegacyChain
 	}
 	return credTypeAccessKey
 }
@@ -150,15 +157,18 @@ var configFields = []*configField{
 	{
 		name:    "credential_type",
 		typ:     framework.TypeString,
-		allowed: []interface{}{credTypeAccessKey, credTypeSTS, credTypeRAMRoleARN, credTypeECSRAMRole, credTypeOIDCRoleARN, credTypeCredentialsURI, credTypeDefault},
+		allowed: []interface{}{credTypeAccessKey, credTypeSTS, credTypeRAMRoleARN, credTypeECSRAMRole, credTypeOIDCRoleARN, credTypeCredentialsURI, credTypeDefault, credTypeLegacyChain},
 		display: "Credential type",
 		help: `Where the engine's own identity comes from: "access_key" (the default when access_key is given),
 "sts" (an AccessKey with a security token), "ram_role_arn" (a RAM role assumed with the AccessKey),
 "ecs_ram_role" (the ECS instance RAM role), "oidc_role_arn" (a RAM role assumed with an OIDC token file,
 as ACK RRSA provides), "credentials_uri" (a URI that serves credentials) or "default" (the default
 credential chain of the Vault server's environment: environment variables, OIDC variables, the profile
-file, the ECS instance role, a credentials URI). Only "default" reads the environment. "default" and
-"ecs_ram_role" need the operator setting ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true.`,
+file, the ECS instance role, a credentials URI), or "legacy_chain" (what HashiCorp's plugin does with empty
+access_key and secret_key, and what such a config it stored reads as: the ALICLOUD_ACCESS_KEY/ALICLOUD_SECRET_KEY
+or ALIBABA_CLOUD_ACCESS_KEY_ID/ALIBABA_CLOUD_ACCESS_KEY_SECRET environment variables, else the ECS instance role).
+Only "default" and "legacy_chain" read the environment. They and "ecs_ram_role" need the operator setting
+ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true.`,
 		// Decoded by applyConfigFields, which chooses the type first.
 		decode: func(*configEntry, interface{}) {},
 		read:   func(c *configEntry) interface{} { return c.effectiveType() },
@@ -247,8 +257,8 @@ file, the ECS instance role, a credentials URI). Only "default" reads the enviro
 		name:     "role_name",
 		typ:      framework.TypeString,
 		display:  "ECS RAM role name",
-		help:     `ECS instance RAM role name ("ecs_ram_role"). Empty: discovered from the metadata service.`,
-		types:    []string{credTypeECSRAMRole},
+		help:     `ECS instance RAM role name ("ecs_ram_role", "legacy_chain"). Empty: discovered from the metadata service.`,
+		types:    []string{credTypeECSRAMRole, credTypeLegacyChain},
 		ptr:      func(c *configEntry) any { return &c.RoleName },
 		validate: matches(func(c *configEntry) string { return c.RoleName }, ramRoleNameRegex.MatchString, "must be 1-64 characters: letters, digits, . and -"),
 	},
@@ -256,8 +266,8 @@ file, the ECS instance role, a credentials URI). Only "default" reads the enviro
 		name:    "disable_imds_v1",
 		typ:     framework.TypeBool,
 		display: "Disable IMDSv1",
-		help:    `Hardened metadata mode only ("ecs_ram_role"): fail rather than fall back to tokenless metadata requests.`,
-		types:   []string{credTypeECSRAMRole},
+		help:    `Hardened metadata mode only ("ecs_ram_role", "legacy_chain"): fail rather than fall back to tokenless metadata requests.`,
+		types:   []string{credTypeECSRAMRole, credTypeLegacyChain},
 		ptr:     func(c *configEntry) any { return &c.DisableIMDSv1 },
 	},
 	{
@@ -305,9 +315,9 @@ file, the ECS instance role, a credentials URI). Only "default" reads the enviro
 		name:    "metadata_endpoint",
 		typ:     framework.TypeString,
 		display: "Metadata endpoint",
-		help: `Advanced: base URL of the ECS metadata service ("ecs_ram_role", "default").
+		help: `Advanced: base URL of the ECS metadata service ("ecs_ram_role", "default", "legacy_chain").
 Default: http://100.100.100.200. Set it only for unusual networks or for tests against an emulator.`,
-		types:    []string{credTypeECSRAMRole, credTypeDefault},
+		types:    []string{credTypeECSRAMRole, credTypeDefault, credTypeLegacyChain},
 		ptr:      func(c *configEntry) any { return &c.MetadataEndpoint },
 		validate: func(c *configEntry) error { return validateHTTPURL(c.MetadataEndpoint, true) },
 	},
@@ -525,8 +535,12 @@ func applyConfigFields(existing *configEntry, d configFieldData) (*configEntry, 
 			return nil, inputErrorf("credential_type: must be one of %s", strings.Join(credentialTypes, ", "))
 		}
 	}
+	emptyGiven := func(k string) bool { raw, ok := d.GetOk(k); return ok && raw.(string) == "" }
 	switch {
 	case newType != "":
+	case emptyGiven("access_key") && emptyGiven("secret_key") && !given("security_token"):
+		// HashiCorp's way of asking for its chain.
+		newType = credTypeLegacyChain
 	case existing != nil:
 		newType = existing.effectiveType()
 	case given("security_token"):

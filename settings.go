@@ -259,8 +259,9 @@ func processSettings() (pluginSettings, error) { return loadPluginSettings(os.Ge
 // ambientTypes are the credential types whose identity the Vault server's
 // surroundings provide, not the config.
 var ambientTypes = map[string]string{
-	credTypeDefault:    "the default chain: the plugin's environment, profile files, the instance role",
-	credTypeECSRAMRole: "the ECS instance's RAM role",
+	credTypeDefault:     "the default chain: the plugin's environment, profile files, the instance role",
+	credTypeECSRAMRole:  "the ECS instance's RAM role",
+	credTypeLegacyChain: "HashiCorp's plugin's chain: the plugin's environment variables, then the ECS instance role",
 }
 
 // checkConfig applies the operator settings to a config: the credential
@@ -312,7 +313,7 @@ func configEndpoints(cfg *configEntry, getenv func(string) string) []namedEndpoi
 	switch cfg.effectiveType() {
 	case credTypeCredentialsURI:
 		out = append(out, namedEndpoint{"credentials_uri", cfg.CredentialsURI, false})
-	case credTypeECSRAMRole, credTypeDefault:
+	case credTypeECSRAMRole, credTypeDefault, credTypeLegacyChain:
 		if cfg.MetadataEndpoint != "" {
 			out = append(out, namedEndpoint{"metadata_endpoint", cfg.MetadataEndpoint, false})
 		} else {
