@@ -272,7 +272,7 @@ func (s *pluginSettings) checkConfig(cfg *configEntry, getenv func(string) strin
 	t := cfg.effectiveType()
 	if what, ok := ambientTypes[t]; ok && !s.AllowAmbientIdentity {
 		return inputErrorf("credential_type: %q uses an ambient identity (%s), which this plugin does not allow; "+
-			"an operator allows it by registering the plugin with -env %s=true", t, what, envAllowAmbientIdentity)
+			"an operator allows it by registering the plugin with the environment variable %s=true", t, what, envAllowAmbientIdentity)
 	}
 	for _, ep := range configEndpoints(cfg, getenv) {
 		if err := s.checkEndpoint(ep.field, ep.url, ep.rpc); err != nil {
@@ -360,7 +360,7 @@ func (s *pluginSettings) checkEndpoint(field, raw string, rpc bool) error {
 		return inputErrorf("%s: %s://%s/...: a path is allowed only on an endpoint whose host %s names (not through a *. pattern): Alibaba Cloud's endpoints answer at /",
 			field, u.Scheme, u.Host, envAllowedEndpoints)
 	}
-	return inputErrorf("%s: %s://%s is not an allowed endpoint (%s allows %s); an operator allows more by registering the plugin with -env %s=<patterns>",
+	return inputErrorf("%s: %s://%s is not an allowed endpoint (%s allows %s); an operator allows more by registering the plugin with the environment variable %s=<patterns>",
 		field, u.Scheme, u.Host, envAllowedEndpoints, patternsText(allowed), envAllowedEndpoints)
 }
 
@@ -398,7 +398,7 @@ func (s *pluginSettings) checkTokenFile(field, path string) error {
 		}
 	}
 	return inputErrorf("%s: %s is not in a directory this plugin may read tokens from (%s allows %s, symlinks resolved); "+
-		"an operator allows more by registering the plugin with -env %s=<directories>",
+		"an operator allows more by registering the plugin with the environment variable %s=<directories>",
 		field, path, envTokenDirs, strings.Join(dirs, ","), envTokenDirs)
 }
 

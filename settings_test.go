@@ -174,7 +174,7 @@ func TestPluginSettings_DefaultsRefuse(t *testing.T) {
 		want string
 	}{
 		{"emulator as sts_endpoint", map[string]interface{}{"access_key": e.engineKeyID, "secret_key": e.engineSecret, "sts_endpoint": e.url},
-			"sts_endpoint: http://" + host + " is not an allowed endpoint (ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS allows https://*.aliyuncs.com); an operator allows more by registering the plugin with -env ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS="},
+			"sts_endpoint: http://" + host + " is not an allowed endpoint (ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS allows https://*.aliyuncs.com); an operator allows more by registering the plugin with the environment variable ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS="},
 		{"emulator as ram_endpoint", map[string]interface{}{"access_key": e.engineKeyID, "secret_key": e.engineSecret, "ram_endpoint": e.url},
 			"ram_endpoint: http://" + host + " is not an allowed endpoint"},
 		{"plain http to alibaba", map[string]interface{}{"access_key": e.engineKeyID, "secret_key": e.engineSecret, "sts_endpoint": "http://sts.aliyuncs.com"},
@@ -184,7 +184,7 @@ func TestPluginSettings_DefaultsRefuse(t *testing.T) {
 		{"function under aliyuncs.com", map[string]interface{}{"access_key": e.engineKeyID, "secret_key": e.engineSecret, "sts_endpoint": "https://1234567890123456.cn-hangzhou.fc.aliyuncs.com/2016-08-15/proxy/svc/fn/"},
 			"sts_endpoint: https://1234567890123456.cn-hangzhou.fc.aliyuncs.com/...: a path is allowed only on an endpoint whose host ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS names"},
 		{"ecs role", map[string]interface{}{"credential_type": "ecs_ram_role"},
-			`credential_type: "ecs_ram_role" uses an ambient identity (the ECS instance's RAM role), which this plugin does not allow; an operator allows it by registering the plugin with -env ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true`},
+			`credential_type: "ecs_ram_role" uses an ambient identity (the ECS instance's RAM role), which this plugin does not allow; an operator allows it by registering the plugin with the environment variable ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true`},
 		{"default chain", map[string]interface{}{"credential_type": "default"},
 			`credential_type: "default" uses an ambient identity`},
 		{"token file outside the RRSA directory", map[string]interface{}{"credential_type": "oidc_role_arn", "role_arn": e.oidcRoleARN, "oidc_provider_arn": e.oidcProvARN, "oidc_token_file": token},

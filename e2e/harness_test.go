@@ -33,9 +33,16 @@ const (
 	mount = "alicloud"
 )
 
+// Servers the suite runs on: E2E_SERVER picks one per `go test` run (make test runs the package once for each).
+const (
+	serverVault   = "vault"
+	serverOpenBao = "openbao"
+)
+
 // suite holds what TestMain prepared for every test: the binaries, or why they are missing.
 var suite struct {
-	vaultBin   string
+	server     string // serverVault or serverOpenBao
+	vaultBin   string // the server binary: vault, or OpenBao's bao (also its CLI and agent)
 	pluginDir  string // holds only the plugin binary; used as every Vault's plugin_directory
 	pluginSHA  string // hex sha256 of the plugin binary
 	skipReason string // non-empty: the tests cannot run, and this says how to fix it
@@ -66,12 +73,28 @@ func prepare(tmp string) error {
 	if err != nil {
 		return err
 	}
-	vaultBin := os.Getenv("VAULT_BINARY")
-	if vaultBin == "" {
-		vaultBin = filepath.Join(root, "bin", "vault")
-	}
-	if _, err := os.Stat(vaultBin); err != nil {
-		return fmt.Errorf("no Vault binary at %s: run `make vault` (builds the pinned Vault once and caches it) or set VAULT_BINARY", vaultBin)
+	suite.server = os.Getenv("E2E_SERVER")
+	var vaultBin string
+	switch suite.server {
+	case "", serverVault:
+		suite.server = serverVault
+		vaultBin = os.Getenv("VAULT_BINARY")
+		if vaultBin == "" {
+			vaultBin = filepath.Join(root, "bin", "vault")
+		}
+		if _, err := os.Stat(vaultBin); err != nil {
+			return fmt.Errorf("no Vault binary at %s: run `make vault` (builds the pinned Vault once and caches it) or set VAULT_BINARY", vaultBin)
+		}
+	case serverOpenBao:
+		vaultBin = os.Getenv("BAO_BINARY")
+		if vaultBin == "" {
+			vaultBin = filepath.Join(root, "bin", "bao")
+		}
+		if _, err := os.Stat(vaultBin); err != nil {
+			return fmt.Errorf("no OpenBao binary at %s: run `make openbao` (see the README, \"Vault and OpenBao\") or set BAO_BINARY", vaultBin)
+		}
+	default:
+		return fmt.Errorf("E2E_SERVER=%q: must be %q or %q", suite.server, serverVault, serverOpenBao)
 	}
 	suite.vaultBin = vaultBin
 
@@ -338,16 +361,26 @@ func (v *vaultServer) checkLog() {
 	}
 }
 
-// cleanEnv is the test's environment without VAULT_* variables, so a developer's own VAULT_ADDR or VAULT_TOKEN never
-// points the tests at another server.
+// cleanEnv is the test's environment without VAULT_* and BAO_* variables, so a developer's own VAULT_ADDR or
+// BAO_TOKEN never points the tests at another server.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VAULT_") {
+		if !strings.HasPrefix(kv, "VAULT_") && !strings.HasPrefix(kv, "BAO_") {
 			env = append(env, kv)
 		}
 	}
 	return env
+}
+
+// cliEnv is the environment of a CLI command against addr with token: VAULT_ADDR and VAULT_TOKEN for vault,
+// BAO_ADDR and BAO_TOKEN for bao (which also reads the VAULT_ ones; TestOpenBao_CLIEnvironment checks that).
+func cliEnv(addr, token string) []string {
+	prefix := "VAULT_"
+	if suite.server == serverOpenBao {
+		prefix = "BAO_"
+	}
+	return append(cleanEnv(), prefix+"ADDR="+addr, prefix+"TOKEN="+token)
 }
 
 // cliResult is the outcome of one CLI command.
@@ -362,7 +395,7 @@ func (v *vaultServer) CLI(args ...string) cliResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, suite.vaultBin, args...)
-	cmd.Env = append(cleanEnv(), "VAULT_ADDR="+v.Addr, "VAULT_TOKEN="+v.RootToken)
+	cmd.Env = cliEnv(v.Addr, v.RootToken)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -388,14 +421,41 @@ func (v *vaultServer) CLIJSON(out any, args ...string) {
 	}
 }
 
-// pluginEnvFlags are the operator settings the tests register the plugin with (`vault plugin register -env`): the
-// emulator on http://127.0.0.1 allowed besides Alibaba's own endpoints, ambient identities allowed, and OIDC token
-// files in the system's temporary directory, where tests make their temporary directories.
-func pluginEnvFlags() []string {
+// pluginEnv is the environment of the operator settings the tests register the plugin with: the emulator on
+// http://127.0.0.1 allowed besides Alibaba's own endpoints, ambient identities allowed, and OIDC token files in the
+// system's temporary directory, where tests make their temporary directories.
+func pluginEnv() []string {
 	return []string{
-		"-env=ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS=https://*.aliyuncs.com,http://127.0.0.1:*",
-		"-env=ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true",
-		"-env=ALICLOUD_PLUGIN_TOKEN_DIRS=" + os.TempDir(),
+		"ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS=https://*.aliyuncs.com,http://127.0.0.1:*",
+		"ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true",
+		"ALICLOUD_PLUGIN_TOKEN_DIRS=" + os.TempDir(),
+	}
+}
+
+// registerPluginCLI registers the plugin under test in the catalog as a secrets plugin called name, with its sha256,
+// version and the given environment, the way the README tells operators: `vault plugin register -env ...` on Vault;
+// on OpenBao, whose `plugin register` has no -env flag, a write to sys/plugins/catalog/secret/<name> with env=...
+func (v *vaultServer) registerPluginCLI(name string, env ...string) cliResult {
+	v.t.Helper()
+	if suite.server == serverOpenBao {
+		args := []string{"write", "sys/plugins/catalog/secret/" + name, "sha256=" + suite.pluginSHA, "version=" + pluginVersion, "command=" + pluginName}
+		for _, kv := range env {
+			args = append(args, "env="+kv)
+		}
+		return v.CLI(args...)
+	}
+	args := []string{"plugin", "register", "-sha256=" + suite.pluginSHA, "-version=" + pluginVersion}
+	for _, kv := range env {
+		args = append(args, "-env="+kv)
+	}
+	return v.CLI(append(args, "-command="+pluginName, "secret", name)...)
+}
+
+// registerPlugin is registerPluginCLI, failing the test when the command fails.
+func (v *vaultServer) registerPlugin(name string, env ...string) {
+	v.t.Helper()
+	if r := v.registerPluginCLI(name, env...); r.Err != nil {
+		v.t.Fatalf("registering plugin %s: %v\nstdout: %s\nstderr: %s", name, r.Err, r.Stdout, r.Stderr)
 	}
 }
 
@@ -403,8 +463,7 @@ func pluginEnvFlags() []string {
 // mount, with the CLI commands the README gives operators, then checks that the mount runs exactly that binary.
 func (v *vaultServer) installPlugin() {
 	v.t.Helper()
-	v.MustCLI(append(append([]string{"plugin", "register", "-sha256=" + suite.pluginSHA, "-version=" + pluginVersion},
-		pluginEnvFlags()...), "-command="+pluginName, "secret", pluginName)...)
+	v.registerPlugin(pluginName, pluginEnv()...)
 	v.MustCLI("secrets", "enable", "-path="+mount, "-plugin-version="+pluginVersion, pluginName)
 
 	var mounts map[string]struct {

@@ -13,6 +13,9 @@ import (
 // roles must read back the same and work.
 func TestMigrateFromBuiltin(t *testing.T) {
 	requireSuite(t)
+	if suite.server == serverOpenBao {
+		t.Skip("OpenBao bundles no AliCloud plugin; TestMigrateFromExternal covers its users")
+	}
 	t.Parallel() // each test has its own Vault and emulator
 	c := newCloud(t, emulator.Options{})
 	v := startVault(t)
@@ -23,8 +26,7 @@ func TestMigrateFromBuiltin(t *testing.T) {
 	v.MustCLI("write", legacy+"/role/readonly", "role_arn="+c.ReadonlyARN)
 	v.MustCLI("write", legacy+"/role/developer", "remote_policies=name:ReadOnlyAccess,type:System", "ttl=1800", "max_ttl=3600")
 
-	v.MustCLI(append(append([]string{"plugin", "register", "-sha256=" + suite.pluginSHA, "-version=" + pluginVersion},
-		pluginEnvFlags()...), "-command="+pluginName, "secret", "alicloud")...)
+	v.registerPlugin("alicloud", pluginEnv()...)
 	v.MustCLI("secrets", "tune", "-plugin-version="+pluginVersion, legacy+"/")
 	// Vault 1.21.0's `vault plugin reload -mounts=...` calls sys/plugins/reload/unknown in the root namespace and
 	// gets a 404, so the README reloads by plugin name and type, as here.

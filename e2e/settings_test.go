@@ -23,7 +23,7 @@ func TestOperatorSettings(t *testing.T) {
 		"sts_endpoint": c.URL, "ram_endpoint": c.URL})
 
 	const strict = "alicloud-strict"
-	v.MustCLI("plugin", "register", "-sha256="+suite.pluginSHA, "-version="+pluginVersion, "-command="+pluginName, "secret", strict)
+	v.registerPlugin(strict)
 	v.MustCLI("secrets", "enable", "-path=strict", "-plugin-version="+pluginVersion, strict)
 	for _, tc := range []struct {
 		data map[string]any
@@ -32,7 +32,7 @@ func TestOperatorSettings(t *testing.T) {
 		{map[string]any{"access_key": c.EngineKey.AccessKeyID, "secret_key": c.EngineKey.AccessKeySecret, "sts_endpoint": c.URL, "ram_endpoint": c.URL},
 			"sts_endpoint: " + c.URL + " is not an allowed endpoint (ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS allows https://*.aliyuncs.com)"},
 		{map[string]any{"credential_type": "ecs_ram_role"},
-			"an operator allows it by registering the plugin with -env ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true"},
+			"an operator allows it by registering the plugin with the environment variable ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true"},
 		{map[string]any{"credential_type": "oidc_role_arn", "role_arn": c.ReadonlyARN, "oidc_provider_arn": "acs:ram::" + c.AccountID + ":oidc-provider/x",
 			"oidc_token_file": "/proc/self/environ"},
 			"oidc_token_file: /proc/self/environ is not in a directory this plugin may read tokens from (ALICLOUD_PLUGIN_TOKEN_DIRS allows /var/run/secrets/ack.alibabacloud.com/rrsa-tokens"},
@@ -50,8 +50,7 @@ func TestOperatorSettings(t *testing.T) {
 	}
 
 	const bad = "alicloud-bad-settings"
-	v.MustCLI("plugin", "register", "-sha256="+suite.pluginSHA, "-version="+pluginVersion, "-env=ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=maybe",
-		"-command="+pluginName, "secret", bad)
+	v.registerPlugin(bad, "ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=maybe")
 	r := v.CLI("secrets", "enable", "-path=bad", "-plugin-version="+pluginVersion, bad)
 	if r.Err == nil || !strings.Contains(r.Stderr, "ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY: must be true or false") {
 		t.Errorf("enabling a plugin with a malformed setting: err %v, stderr %q; want a failure naming the variable", r.Err, r.Stderr)
