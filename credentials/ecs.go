@@ -266,14 +266,15 @@ type sessionDocument struct {
 }
 
 // parseSessionDocument decodes and checks a credentials document. With
-// requireCode, a missing Code is an error too (the metadata service always
-// sends one); otherwise only a Code other than "Success" is.
-func parseSessionDocument(body []byte, requireCode bool) (Credentials, error) {
+// checkCode (the metadata service, which always sends one), a Code other
+// than "Success", or none, is an error. Without it (a credentials URI) Code
+// is ignored, as credentials-go ignores it: the HTTP status tells a failure.
+func parseSessionDocument(body []byte, checkCode bool) (Credentials, error) {
 	var d sessionDocument
 	if err := json.Unmarshal(body, &d); err != nil {
 		return Credentials{}, fmt.Errorf("the answer is not a credentials document: %v", jsonErrorText(err))
 	}
-	if d.Code != "Success" && (requireCode || d.Code != "") {
+	if checkCode && d.Code != "Success" {
 		code := d.Code
 		if code == "" {
 			code = "(none)"
