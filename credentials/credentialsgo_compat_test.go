@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 )
 
@@ -37,5 +38,74 @@ func TestCredentialsURIIgnoresCode(t *testing.T) {
 				t.Errorf("credentials = %v", c)
 			}
 		})
+	}
+}
+
+// TestECSRAMRoleFallsBackAfterTokenRequestRefused: credentials-go
+// (providers/ecs_ram_role.go, getWithFallback) sends a metadata GET with the
+// token and, when that fails (a transport error or any status but 200),
+// sends it again without the token unless IMDSv1 is disabled. Some
+// instances hand out tokens but refuse them on the credentials path.
+func TestECSRAMRoleFallsBackAfterTokenRequestRefused(t *testing.T) {
+	const doc = `{"Code":"Success","AccessKeyId":"STS.fb","AccessKeySecret":"FbSecret1","SecurityToken":"FbToken1","Expiration":"2030-01-01T00:00:00Z"}`
+	for _, status := range []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusInternalServerError} {
+		for _, disable := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d disableIMDSv1=%v", status, disable), func(t *testing.T) {
+				var mu sync.Mutex
+				var seen []string
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					seen = append(seen, r.Method+" "+r.URL.Path+" token="+fmt.Sprint(r.Header.Get(metadataTokenHeader) != ""))
+					mu.Unlock()
+					switch {
+					case r.Method == http.MethodPut:
+						fmt.Fprint(w, "FallbackMdToken")
+					case r.Header.Get(metadataTokenHeader) != "":
+						w.WriteHeader(status)
+						fmt.Fprint(w, `{"Code":"Refused","Message":"token FallbackMdToken refused"}`)
+					case r.URL.Path == metadataCredentialsPath:
+						fmt.Fprint(w, "fbrole\n")
+					default:
+						fmt.Fprint(w, doc)
+					}
+				}))
+				defer srv.Close()
+				p, err := NewECSRAMRole(ECSRAMRoleOptions{MetadataEndpoint: srv.URL, DisableIMDSv1: disable})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, err := p.Retrieve(context.Background())
+				mu.Lock()
+				defer mu.Unlock()
+				if disable {
+					if err == nil {
+						t.Fatalf("got %v, want an error: IMDSv1 is disabled", c)
+					}
+					mustContain(t, err.Error(), fmt.Sprintf("HTTP %d", status))
+					mustNotContain(t, err.Error(), "FallbackMdToken")
+					want := []string{"PUT " + metadataTokenPath + " token=false", "GET " + metadataCredentialsPath + " token=true"}
+					if fmt.Sprint(seen) != fmt.Sprint(want) {
+						t.Errorf("requests with IMDSv1 disabled\n got %v\nwant %v", seen, want)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("Retrieve: %v (requests %v)", err, seen)
+				}
+				if c.AccessKeyID != "STS.fb" || c.SecurityToken != "FbToken1" {
+					t.Errorf("credentials = %v", c)
+				}
+				want := []string{
+					"PUT " + metadataTokenPath + " token=false",
+					"GET " + metadataCredentialsPath + " token=true",
+					"GET " + metadataCredentialsPath + " token=false",
+					"GET " + metadataCredentialsPath + "fbrole token=true",
+					"GET " + metadataCredentialsPath + "fbrole token=false",
+				}
+				if fmt.Sprint(seen) != fmt.Sprint(want) {
+					t.Errorf("requests\n got %v\nwant %v", seen, want)
+				}
+			})
+		}
 	}
 }

@@ -39,7 +39,8 @@ type ECSRAMRoleOptions struct {
 	// from the metadata service on every refresh (one more request).
 	RoleName string
 	// DisableIMDSv1 refuses to fall back to requests without a metadata
-	// token when the token cannot be obtained (hardened mode only).
+	// token when the token cannot be obtained, or when a request sent with
+	// it fails (hardened mode only).
 	DisableIMDSv1 bool
 	// MetadataEndpoint is the metadata service's base URL
 	// (default http://100.100.100.200).
@@ -148,7 +149,7 @@ func (p *ecsRAMRole) Retrieve(ctx context.Context) (Credentials, error) {
 	}
 	role := p.roleName
 	if role == "" {
-		body, err := p.get(ctx, metadataCredentialsPath, token)
+		body, err := p.getWithFallback(ctx, metadataCredentialsPath, token)
 		if err != nil {
 			return Credentials{}, fmt.Errorf("%s: discovering the instance's role: %w", SourceECSRAMRole, err)
 		}
@@ -162,7 +163,7 @@ func (p *ecsRAMRole) Retrieve(ctx context.Context) (Credentials, error) {
 			return Credentials{}, fmt.Errorf("%s: discovering the instance's role: the answer is not a RAM role name (%d bytes)", SourceECSRAMRole, len(body))
 		}
 	}
-	body, err := p.get(ctx, metadataCredentialsPath+url.PathEscape(role), token)
+	body, err := p.getWithFallback(ctx, metadataCredentialsPath+url.PathEscape(role), token)
 	if err != nil {
 		return Credentials{}, fmt.Errorf("%s: credentials of role %q: %w", SourceECSRAMRole, role, err)
 	}
@@ -222,6 +223,24 @@ func (p *ecsRAMRole) metadataToken(parent context.Context) (string, error) {
 		return "", fmt.Errorf("getting a metadata token: HTTP %d: %s", resp.StatusCode, excerpt(resp, body, ""))
 	}
 	return "", nil
+}
+
+// getWithFallback reads one metadata path with the token and, when that
+// request fails in any way (transport error or a status other than 200),
+// once more without it unless IMDSv1 is disabled, as credentials-go's
+// getWithFallback does: some instances hand out tokens that the credentials
+// path then refuses. When the fallback fails too, its error is returned,
+// with the first one's.
+func (p *ecsRAMRole) getWithFallback(ctx context.Context, path, token string) ([]byte, error) {
+	body, err := p.get(ctx, path, token)
+	if err == nil || token == "" || p.disableIMDSv1 || ctx.Err() != nil {
+		return body, err
+	}
+	body, err2 := p.get(ctx, path, "")
+	if err2 != nil {
+		return nil, fmt.Errorf("%w (and with a metadata token: %v)", err2, err)
+	}
+	return body, nil
 }
 
 // get reads one metadata path, with the token when there is one.
