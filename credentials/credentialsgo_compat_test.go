@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -106,6 +107,32 @@ func TestECSRAMRoleFallsBackAfterTokenRequestRefused(t *testing.T) {
 					t.Errorf("requests\n got %v\nwant %v", seen, want)
 				}
 			})
+		}
+	}
+}
+
+// TestCredentialsURIEmptySecurityToken: credentials-go requires the four
+// fields to be present, not non-empty, so a sidecar that serves a RAM user's
+// AccessKey answers "SecurityToken":"" and credentials-go signs without a
+// token. A missing field is still an error.
+func TestCredentialsURIEmptySecurityToken(t *testing.T) {
+	for _, tt := range []struct{ body, wantErr string }{
+		{`{"AccessKeyId":"LTAIak","AccessKeySecret":"AkSecret1","SecurityToken":"","Expiration":"2030-01-01T00:00:00Z"}`, ""},
+		{`{"AccessKeyId":"LTAIak","AccessKeySecret":"AkSecret1","Expiration":"2030-01-01T00:00:00Z"}`, "the credentials document has no SecurityToken"},
+		{`{"AccessKeyId":"","AccessKeySecret":"AkSecret1","SecurityToken":"","Expiration":"2030-01-01T00:00:00Z"}`, "the credentials document has no AccessKeyId"},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, tt.body) }))
+		p, _ := NewCredentialsURI(CredentialsURIOptions{URL: srv.URL})
+		c, err := p.Retrieve(context.Background())
+		srv.Close()
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: got %v, %v; want error %q", tt.body, c, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || c.AccessKeyID != "LTAIak" || c.SecurityToken != "" || !c.HasKeys() || !c.CanExpire() {
+			t.Errorf("%s: got %v, %v", tt.body, c, err)
 		}
 	}
 }

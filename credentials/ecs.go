@@ -308,7 +308,9 @@ func parseSessionDocument(body []byte, checkCode bool) (Credentials, error) {
 	if d.AccessKeySecret == "" {
 		missing = append(missing, "AccessKeySecret")
 	}
-	if d.SecurityToken == "" {
+	if d.SecurityToken == "" && (checkCode || !hasField(body, "SecurityToken")) {
+		// credentials-go needs a credentials URI's SecurityToken present,
+		// not non-empty: "" is how a sidecar serves a RAM user's AccessKey.
 		missing = append(missing, "SecurityToken")
 	}
 	if d.Expiration == "" {
@@ -327,6 +329,17 @@ func parseSessionDocument(body []byte, checkCode bool) (Credentials, error) {
 		SecurityToken:   d.SecurityToken,
 		Expiration:      exp,
 	}, nil
+}
+
+// hasField reports whether the JSON object in body has the key (with any
+// value but null), as credentials-go's pointer fields tell.
+func hasField(body []byte, key string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	v, ok := m[key]
+	return ok && string(v) != "null"
 }
 
 // jsonErrorText describes a decoding error without quoting the input
