@@ -20,9 +20,10 @@ help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: build
-build: ## build bin/vault-plugin-secrets-alicloud and bin/alicloud-emulator
+build: ## build bin/vault-plugin-secrets-alicloud, bin/alicloud-vault-credentials and bin/alicloud-emulator
 	@mkdir -p bin
 	$(GOBUILD) -o bin/vault-plugin-secrets-alicloud ./cmd/vault-plugin-secrets-alicloud
+	$(GOBUILD) -o bin/alicloud-vault-credentials ./cmd/alicloud-vault-credentials
 	$(GOBUILD) -o bin/alicloud-emulator ./cmd/alicloud-emulator
 
 .PHONY: vault

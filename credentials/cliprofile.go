@@ -34,14 +34,23 @@ type cliProfile struct {
 	OIDCProviderARN string `json:"oidc_provider_arn"`
 	Policy          string `json:"policy"`
 	ExternalID      string `json:"external_id"`
+	ProcessCommand  string `json:"process_command"`
 }
 
 // CLI profile modes supported by NewCLIProfile.
-var cliModes = []string{"AK", "StsToken", "RamRoleArn", "EcsRamRole", "OIDC", "ChainableRamRoleArn"}
+var cliModes = []string{"AK", "StsToken", "RamRoleArn", "EcsRamRole", "OIDC", "ChainableRamRoleArn", "External"}
+
+// cliInteractiveModes are CLI modes whose credentials come from a browser
+// sign-in that only the CLI performs and keeps refreshed in its own file.
+var cliInteractiveModes = map[string]string{
+	"CloudSSO": "a CloudSSO sign-in",
+	"OAuth":    "an OAuth sign-in",
+}
 
 var cliKeyNames = map[string]string{
 	"id": "access_key_id", "secret": "access_key_secret", "token": "sts_token", "role_arn": "ram_role_arn",
 	"oidc_provider_arn": "oidc_provider_arn", "oidc_token_file": "oidc_token_file",
+	"process_command": "process_command",
 }
 
 // maxProfileChain bounds ChainableRamRoleArn nesting, cycles aside.
@@ -104,6 +113,7 @@ func resolveCLIProfile(byName map[string]*cliProfile, name string, path []string
 		oidcTokenFile:   p.OIDCTokenFile,
 		stsRegion:       p.StsRegion,
 		useVPC:          p.EnableVPC,
+		processCommand:  p.ProcessCommand,
 	}
 	if p.ExpiredSeconds < 0 || p.ExpiredSeconds > int64(MaxSessionDuration/time.Second) {
 		return nil, fmt.Errorf("profile %q: expired_seconds must be from 900 to 43200", name)
@@ -130,9 +140,16 @@ func resolveCLIProfile(byName map[string]*cliProfile, name string, path []string
 			return nil, err
 		}
 		s.source = src
+	case "External":
+		s.kind = SourceExternal
 	case "":
 		return nil, fmt.Errorf("profile %q: mode is required (one of %s)", name, strings.Join(cliModes, ", "))
 	default:
+		if what, ok := cliInteractiveModes[p.Mode]; ok {
+			return nil, fmt.Errorf("profile %q: mode %s is not supported: its credentials come from %s that only the aliyun CLI performs; "+
+				"use a non-interactive mode (one of %s), for example External with a process_command that prints credentials",
+				name, p.Mode, what, strings.Join(cliModes, ", "))
+		}
 		return nil, fmt.Errorf("profile %q: mode %q is not supported (one of %s)", name, truncate(p.Mode, 64), strings.Join(cliModes, ", "))
 	}
 	if err := s.checkRequired(fmt.Sprintf("profile %q", name), "mode "+p.Mode, cliKeyNames); err != nil {
@@ -143,8 +160,9 @@ func resolveCLIProfile(byName map[string]*cliProfile, name string, path []string
 
 // NewCLIProfile returns the provider described by a profile of the Alibaba
 // Cloud CLI's ~/.aliyun/config.json, in mode AK, StsToken, RamRoleArn,
-// EcsRamRole, OIDC or ChainableRamRoleArn (source_profile chains, cycles
-// refused). The file is read once, here; the error wraps ErrNotConfigured
+// EcsRamRole, OIDC, ChainableRamRoleArn (source_profile chains, cycles
+// refused) or External (process_command, see NewExternal); CloudSSO and
+// OAuth, which need the CLI's interactive sign-in, are refused. The file is read once, here; the error wraps ErrNotConfigured
 // when the file or the profile is missing. The credentials' Source is
 // "cli_profile/<type>...".
 func NewCLIProfile(o ProfileOptions) (Provider, error) {

@@ -164,6 +164,7 @@ const (
 	SourceOIDCRoleARN    = "oidc_role_arn"
 	SourceCredentialsURI = "credentials_uri"
 	SourceBearer         = "bearer"
+	SourceExternal       = "external"
 	SourceEnv            = "env"
 	SourceProfile        = "profile"
 	SourceCLIProfile     = "cli_profile"

@@ -39,7 +39,8 @@ type ECSRAMRoleOptions struct {
 	// from the metadata service on every refresh (one more request).
 	RoleName string
 	// DisableIMDSv1 refuses to fall back to requests without a metadata
-	// token when the token cannot be obtained (hardened mode only).
+	// token when the token cannot be obtained, or when a request sent with
+	// it fails (hardened mode only).
 	DisableIMDSv1 bool
 	// MetadataEndpoint is the metadata service's base URL
 	// (default http://100.100.100.200).
@@ -148,7 +149,7 @@ func (p *ecsRAMRole) Retrieve(ctx context.Context) (Credentials, error) {
 	}
 	role := p.roleName
 	if role == "" {
-		body, err := p.get(ctx, metadataCredentialsPath, token)
+		body, err := p.getWithFallback(ctx, metadataCredentialsPath, token)
 		if err != nil {
 			return Credentials{}, fmt.Errorf("%s: discovering the instance's role: %w", SourceECSRAMRole, err)
 		}
@@ -162,7 +163,7 @@ func (p *ecsRAMRole) Retrieve(ctx context.Context) (Credentials, error) {
 			return Credentials{}, fmt.Errorf("%s: discovering the instance's role: the answer is not a RAM role name (%d bytes)", SourceECSRAMRole, len(body))
 		}
 	}
-	body, err := p.get(ctx, metadataCredentialsPath+url.PathEscape(role), token)
+	body, err := p.getWithFallback(ctx, metadataCredentialsPath+url.PathEscape(role), token)
 	if err != nil {
 		return Credentials{}, fmt.Errorf("%s: credentials of role %q: %w", SourceECSRAMRole, role, err)
 	}
@@ -224,6 +225,24 @@ func (p *ecsRAMRole) metadataToken(parent context.Context) (string, error) {
 	return "", nil
 }
 
+// getWithFallback reads one metadata path with the token and, when that
+// request fails in any way (transport error or a status other than 200),
+// once more without it unless IMDSv1 is disabled, as credentials-go's
+// getWithFallback does: some instances hand out tokens that the credentials
+// path then refuses. When the fallback fails too, its error is returned,
+// with the first one's.
+func (p *ecsRAMRole) getWithFallback(ctx context.Context, path, token string) ([]byte, error) {
+	body, err := p.get(ctx, path, token)
+	if err == nil || token == "" || p.disableIMDSv1 || ctx.Err() != nil {
+		return body, err
+	}
+	body, err2 := p.get(ctx, path, "")
+	if err2 != nil {
+		return nil, fmt.Errorf("%w (and with a metadata token: %v)", err2, err)
+	}
+	return body, nil
+}
+
 // get reads one metadata path, with the token when there is one.
 func (p *ecsRAMRole) get(ctx context.Context, path, token string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
@@ -266,14 +285,15 @@ type sessionDocument struct {
 }
 
 // parseSessionDocument decodes and checks a credentials document. With
-// requireCode, a missing Code is an error too (the metadata service always
-// sends one); otherwise only a Code other than "Success" is.
-func parseSessionDocument(body []byte, requireCode bool) (Credentials, error) {
+// checkCode (the metadata service, which always sends one), a Code other
+// than "Success", or none, is an error. Without it (a credentials URI) Code
+// is ignored, as credentials-go ignores it: the HTTP status tells a failure.
+func parseSessionDocument(body []byte, checkCode bool) (Credentials, error) {
 	var d sessionDocument
 	if err := json.Unmarshal(body, &d); err != nil {
 		return Credentials{}, fmt.Errorf("the answer is not a credentials document: %v", jsonErrorText(err))
 	}
-	if d.Code != "Success" && (requireCode || d.Code != "") {
+	if checkCode && d.Code != "Success" {
 		code := d.Code
 		if code == "" {
 			code = "(none)"
@@ -288,7 +308,9 @@ func parseSessionDocument(body []byte, requireCode bool) (Credentials, error) {
 	if d.AccessKeySecret == "" {
 		missing = append(missing, "AccessKeySecret")
 	}
-	if d.SecurityToken == "" {
+	if d.SecurityToken == "" && (checkCode || !hasField(body, "SecurityToken")) {
+		// credentials-go needs a credentials URI's SecurityToken present,
+		// not non-empty: "" is how a sidecar serves a RAM user's AccessKey.
 		missing = append(missing, "SecurityToken")
 	}
 	if d.Expiration == "" {
@@ -307,6 +329,17 @@ func parseSessionDocument(body []byte, requireCode bool) (Credentials, error) {
 		SecurityToken:   d.SecurityToken,
 		Expiration:      exp,
 	}, nil
+}
+
+// hasField reports whether the JSON object in body has the key (with any
+// value but null), as credentials-go's pointer fields tell.
+func hasField(body []byte, key string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	v, ok := m[key]
+	return ok && string(v) != "null"
 }
 
 // jsonErrorText describes a decoding error without quoting the input

@@ -80,6 +80,7 @@ type profileSpec struct {
 	oidcProviderARN, oidcTokenFile string
 	credentialsURI                 string
 	bearerToken                    string
+	processCommand                 string
 	stsRegion, stsEndpoint         string
 	useVPC                         bool
 	// source signs AssumeRole for ram_role_arn; nil means the key pair above.
@@ -164,6 +165,8 @@ func (s *profileSpec) build(env buildEnv) (Provider, error) {
 		return NewCredentialsURI(CredentialsURIOptions{URL: s.credentialsURI, HTTPClient: env.httpClient})
 	case SourceBearer:
 		return NewBearer(BearerOptions{BearerToken: s.bearerToken})
+	case SourceExternal:
+		return NewExternal(ExternalOptions{ProcessCommand: s.processCommand})
 	}
 	return nil, fmt.Errorf("unsupported credential type %q", s.kind)
 }
@@ -297,6 +300,8 @@ func (s *profileSpec) checkRequired(label, kind string, names map[string]string)
 		req(s.credentialsURI, "credentials_uri")
 	case SourceBearer:
 		req(s.bearerToken, "bearer_token")
+	case SourceExternal:
+		req(strings.TrimSpace(s.processCommand), "process_command")
 	}
 	if len(need) > 0 {
 		return fmt.Errorf("%s: %s needs %s", label, kind, strings.Join(need, ", "))

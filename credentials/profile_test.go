@@ -143,6 +143,10 @@ func TestParseCLIConfig(t *testing.T) {
     {"name": "dangling", "mode": "ChainableRamRoleArn", "source_profile": "nope", "ram_role_arn": "acs:ram::1:role/a"},
     {"name": "nosource", "mode": "ChainableRamRoleArn", "ram_role_arn": "acs:ram::1:role/a"},
     {"name": "sso", "mode": "CloudSSO"},
+    {"name": "oauth", "mode": "OAuth"},
+    {"name": "ext", "mode": "External", "process_command": "/usr/local/bin/alicloud-vault-credentials print -path 'alicloud/creds/my app'"},
+    {"name": "extempty", "mode": "External", "process_command": "  "},
+    {"name": "chainext", "mode": "ChainableRamRoleArn", "source_profile": "ext", "ram_role_arn": "acs:ram::1:role/a"},
     {"name": "nomode"},
     {"name": "akmissing", "mode": "AK", "access_key_id": "x"},
     {"name": "baddur", "mode": "RamRoleArn", "expired_seconds": 99999}
@@ -189,7 +193,20 @@ func TestParseCLIConfig(t *testing.T) {
 		{"self", nil, `source_profile cycle: self -> self`},
 		{"dangling", nil, `profile "dangling": source_profile "nope" does not exist`},
 		{"nosource", nil, `mode ChainableRamRoleArn needs source_profile`},
-		{"sso", nil, `mode "CloudSSO" is not supported (one of AK, StsToken, RamRoleArn, EcsRamRole, OIDC, ChainableRamRoleArn)`},
+		{"sso", nil, `profile "sso": mode CloudSSO is not supported: its credentials come from a CloudSSO sign-in that only the aliyun CLI performs; ` +
+			`use a non-interactive mode (one of AK, StsToken, RamRoleArn, EcsRamRole, OIDC, ChainableRamRoleArn, External)`},
+		{"oauth", nil, `profile "oauth": mode OAuth is not supported: its credentials come from an OAuth sign-in`},
+		{"ext", func(t *testing.T, s *profileSpec) {
+			if s.kind != "external" || s.processCommand != "/usr/local/bin/alicloud-vault-credentials print -path 'alicloud/creds/my app'" {
+				t.Errorf("spec = %+v", s)
+			}
+		}, ""},
+		{"extempty", nil, `profile "extempty": mode External needs process_command`},
+		{"chainext", func(t *testing.T, s *profileSpec) {
+			if s.kind != "ram_role_arn" || s.source == nil || s.source.kind != "external" {
+				t.Errorf("spec = %+v", s)
+			}
+		}, ""},
 		{"nomode", nil, `profile "nomode": mode is required`},
 		{"akmissing", nil, `profile "akmissing": mode AK needs access_key_secret`},
 		{"baddur", nil, `expired_seconds must be from 900 to 43200`},

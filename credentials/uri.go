@@ -19,6 +19,8 @@ const DefaultCredentialsURITimeout = 5 * time.Second
 type CredentialsURIOptions struct {
 	// URL answers GET with the credentials document
 	// {"Code":"Success","AccessKeyId":...,"AccessKeySecret":...,"SecurityToken":...,"Expiration":...}.
+	// As in credentials-go, an answer is a failure by its HTTP status, not by
+	// its Code, which is not checked.
 	URL string
 	// HTTPClient is used as is; nil means a client with Timeout.
 	HTTPClient *http.Client
