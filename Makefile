@@ -14,6 +14,12 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 GOTESTFLAGS ?=
 # Pinned so `make lint` gives the same answer everywhere; v0.8.x supports Go 1.26.
 STATICCHECK_VERSION ?= v0.8.2
+# OpenBao source (folder or tarball) for `make openbao` when no bao binary is found; defaults to the vendored
+# tarball next to the repository when there is one (see scripts/openbao.sh and the README, "Vault and OpenBao").
+OPENBAO_SOURCE ?= $(firstword $(wildcard $(CURDIR)/../shared/vendor/openbao/openbao-v*-src.tar.gz))
+export OPENBAO_SOURCE
+# Which server `make dev` runs: vault or openbao.
+SERVER ?= vault
 
 .PHONY: help
 help: ## list the targets
@@ -30,21 +36,28 @@ build: ## build bin/vault-plugin-secrets-alicloud, bin/alicloud-vault-credential
 vault: ## build the pinned Vault server once (cached per user) and link it as bin/vault
 	scripts/vault.sh
 
+.PHONY: openbao
+openbao: ## provide the pinned OpenBao server as bin/bao (BAO_BINARY, a bao on PATH, the cache, or a build from OPENBAO_SOURCE)
+	scripts/openbao.sh
+
 .PHONY: dev
-dev: ## run Vault with the plugin against the emulator (Ctrl-C stops everything)
-	VERSION='$(VERSION)' scripts/dev.sh
+dev: ## run Vault (SERVER=openbao: OpenBao) with the plugin against the emulator (Ctrl-C stops everything)
+	@if [[ "$(SERVER)" == openbao ]]; then scripts/openbao.sh; fi
+	VERSION='$(VERSION)' SERVER='$(SERVER)' scripts/dev.sh
 
 .PHONY: test
-test: fmt-check vet vault ## gofmt check, go vet, unit tests and end-to-end tests (all required) with the race detector
+test: fmt-check vet vault openbao ## gofmt check, go vet, unit tests and end-to-end tests (all required, on Vault and on OpenBao) with the race detector
 	E2E_REQUIRED=1 VAULT_BINARY="$(CURDIR)/bin/vault" $(GO) test -race -count=1 -timeout 20m $(GOTESTFLAGS) ./...
+	E2E_REQUIRED=1 E2E_SERVER=openbao BAO_BINARY="$(CURDIR)/bin/bao" $(GO) test -race -count=1 -timeout 20m $(GOTESTFLAGS) ./e2e/...
 
 .PHONY: unit
 unit: ## unit tests only, with the race detector (-short skips the end-to-end tests)
 	$(GO) test -race -short ./...
 
 .PHONY: e2e
-e2e: vault ## end-to-end tests: a real Vault process, the plugin and the emulator
+e2e: vault openbao ## end-to-end tests: a real Vault process, then a real OpenBao process, the plugin and the emulator
 	E2E_REQUIRED=1 VAULT_BINARY="$(CURDIR)/bin/vault" $(GO) test -race -count=1 -timeout 20m -v ./e2e/...
+	E2E_REQUIRED=1 E2E_SERVER=openbao BAO_BINARY="$(CURDIR)/bin/bao" $(GO) test -race -count=1 -timeout 20m -v ./e2e/...
 
 .PHONY: bench
 bench: build vault ## side by side with HashiCorp's plugin in one Vault (bench/README.md); BENCH_FLAGS='-clients 32 -duration 20s'
@@ -76,5 +89,5 @@ lint: fmt-check vet ## gofmt check, go vet and staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 .PHONY: clean
-clean: ## remove bin/ and the repository-local cache (the per-user Vault cache stays)
+clean: ## remove bin/ and the repository-local cache (the per-user Vault and OpenBao cache stays)
 	rm -rf bin .cache

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make dev`: a local Vault with this plugin mounted at alicloud/, talking to the Alibaba Cloud emulator.
+# `make dev`: a local Vault (or, with SERVER=openbao, OpenBao) with this plugin mounted at alicloud/, talking to the
+# Alibaba Cloud emulator.
 #
 # It builds what it needs (the plugin and emulator always, incrementally, so the registered version and checksum match
 # the binary; Vault once, cached by scripts/vault.sh), starts the emulator with scripts/dev-seed.json, starts
@@ -11,6 +12,9 @@
 #   VAULT_PORT     Vault's listener on 127.0.0.1 (default 8200; the dev cluster listener takes VAULT_PORT+1)
 #   EMULATOR_PORT  the emulator's listener on 127.0.0.1 (default 8100)
 #   VAULT_BINARY   use this Vault instead of building the pinned one
+#   SERVER         vault (default) or openbao: OpenBao from bin/bao (make openbao) or BAO_BINARY. OpenBao's CLI has
+#                  no `plugin register -env`, so there the plugin is registered declaratively, by a plugin block in
+#                  the server's configuration (README "Vault and OpenBao").
 #   DEV_DIR        working folder for logs and the plugin directory (default .cache/dev)
 set -euo pipefail
 
@@ -43,13 +47,30 @@ done
 version="$(scripts/version.sh)"
 log "building the plugin and the emulator ($version)"
 make -s build VERSION="$version"
-if [[ -n "${VAULT_BINARY:-}" ]]; then
-	vault_bin="$VAULT_BINARY"
-	[[ -x "$vault_bin" ]] || die "VAULT_BINARY=$vault_bin is not executable"
-else
-	scripts/vault.sh
-	vault_bin="$root/bin/vault"
-fi
+server="${SERVER:-vault}"
+case "$server" in
+vault)
+	server_name=Vault cli=vault env_prefix=VAULT_
+	if [[ -n "${VAULT_BINARY:-}" ]]; then
+		vault_bin="$VAULT_BINARY"
+		[[ -x "$vault_bin" ]] || die "VAULT_BINARY=$vault_bin is not executable"
+	else
+		scripts/vault.sh
+		vault_bin="$root/bin/vault"
+	fi
+	;;
+openbao)
+	server_name=OpenBao cli=bao env_prefix=BAO_
+	if [[ -n "${BAO_BINARY:-}" ]]; then
+		vault_bin="$BAO_BINARY"
+		[[ -x "$vault_bin" ]] || die "BAO_BINARY=$vault_bin is not executable"
+	else
+		scripts/openbao.sh
+		vault_bin="$root/bin/bao"
+	fi
+	;;
+*) die "SERVER=$server: must be vault or openbao" ;;
+esac
 
 rm -rf "$dev_dir"
 mkdir -p "$dev_dir/plugins"
@@ -65,7 +86,7 @@ cleanup() {
 	local status=$?
 	trap - EXIT INT TERM
 	if ((${#pids[@]})); then
-		log "stopping Vault and the emulator"
+		log "stopping the server and the emulator"
 		# Vault shuts down its plugin processes on SIGTERM; wait so nothing outlives this script.
 		kill -TERM "${pids[@]}" 2>/dev/null || true
 		wait "${pids[@]}" 2>/dev/null || true
@@ -80,9 +101,35 @@ bin/alicloud-emulator -listen "127.0.0.1:$emulator_port" -seed "$seed" >"$dev_di
 pids+=($!)
 emulator_pid=$!
 
+# Operator settings (only a sys/plugins/catalog writer, or the server's configuration, sets them; README "Security
+# model"): the emulator's plain-HTTP listener besides Alibaba's own endpoints, and the ambient identities the emulator
+# can stand in for.
+plugin_env=(
+	"ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS=https://*.aliyuncs.com,http://127.0.0.1:*"
+	"ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true"
+	"ALICLOUD_PLUGIN_TOKEN_DIRS=$dev_dir"
+)
 cat >"$dev_dir/vault.hcl" <<EOF
 plugin_directory = "$dev_dir/plugins"
 EOF
+if [[ "$server" == openbao ]]; then
+	# OpenBao registers the plugin itself at start-up from this block (declarative plugins).
+	{
+		echo 'plugin_auto_register = true'
+		echo "plugin \"secret\" \"$plugin_name\" {"
+		echo "  command   = \"$plugin_name\""
+		echo "  version   = \"$version\""
+		echo "  sha256sum = \"$sha256\""
+		printf '  env       = ['
+		sep=''
+		for kv in "${plugin_env[@]}"; do
+			printf '%s"%s"' "$sep" "$kv"
+			sep=', '
+		done
+		echo ']'
+		echo '}'
+	} >>"$dev_dir/vault.hcl"
+fi
 "$vault_bin" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$vault_port" \
 	-config="$dev_dir/vault.hcl" >"$dev_dir/vault.log" 2>&1 &
 pids+=($!)
@@ -105,20 +152,25 @@ wait_for() {
 	die "$name did not answer on $url within 30s (log: $logfile)"
 }
 wait_for "$emulator_url/" "$emulator_pid" emulator "$dev_dir/emulator.log"
-wait_for "$vault_addr/v1/sys/health" "$vault_pid" Vault "$dev_dir/vault.log"
+wait_for "$vault_addr/v1/sys/health" "$vault_pid" "$server_name" "$dev_dir/vault.log"
 
-export VAULT_ADDR="$vault_addr" VAULT_TOKEN=root
-unset VAULT_NAMESPACE VAULT_FORMAT
+unset VAULT_ADDR VAULT_TOKEN VAULT_NAMESPACE VAULT_FORMAT BAO_ADDR BAO_TOKEN BAO_NAMESPACE BAO_FORMAT
+export "${env_prefix}ADDR=$vault_addr" "${env_prefix}TOKEN=root"
 v() { "$vault_bin" "$@"; }
 
-log "registering $plugin_name $version (sha256 $sha256)"
-# Operator settings (only a sys/plugins/catalog writer sets them; README "Security model"): the emulator's plain-HTTP
-# listener besides Alibaba's own endpoints, and the ambient identities the emulator can stand in for.
-v plugin register -sha256="$sha256" -version="$version" -command="$plugin_name" \
-	-env="ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS=https://*.aliyuncs.com,http://127.0.0.1:*" \
-	-env="ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true" \
-	-env="ALICLOUD_PLUGIN_TOKEN_DIRS=$dev_dir" \
-	secret "$plugin_name" >/dev/null
+if [[ "$server" == vault ]]; then
+	log "registering $plugin_name $version (sha256 $sha256)"
+	env_flags=()
+	for kv in "${plugin_env[@]}"; do
+		env_flags+=("-env=$kv")
+	done
+	v plugin register -sha256="$sha256" -version="$version" -command="$plugin_name" "${env_flags[@]}" \
+		secret "$plugin_name" >/dev/null
+else
+	v read -field=sha256 "sys/plugins/catalog/secret/$plugin_name" version="$version" >/dev/null ||
+		die "OpenBao did not register $plugin_name from its plugin block (log: $dev_dir/vault.log)"
+	log "OpenBao registered $plugin_name $version (sha256 $sha256) from its configuration"
+fi
 v secrets enable -path=alicloud -plugin-version="$version" -description="Alibaba Cloud (emulator)" "$plugin_name" >/dev/null
 v write alicloud/config \
 	access_key="$root_key_id" secret_key="$root_key_secret" \
@@ -129,21 +181,21 @@ v read -field=expiration alicloud/creds/readonly >/dev/null || die "vault read a
 
 cat <<EOF
 
-Vault $("$vault_bin" version | awk '{print $2}' | tr -d ,) is running at $vault_addr with $plugin_name $version mounted at alicloud/.
+$server_name $("$vault_bin" version | awk '{print $2}' | tr -d ,) is running at $vault_addr with $plugin_name $version mounted at alicloud/.
 The Alibaba Cloud emulator is at $emulator_url (account $account_id; seed: scripts/dev-seed.json).
 Logs: $dev_dir/vault.log, $dev_dir/emulator.log
 
 In another terminal:
 
-  export VAULT_ADDR=$vault_addr VAULT_TOKEN=root
+  export ${env_prefix}ADDR=$vault_addr ${env_prefix}TOKEN=root
   export PATH="$root/bin:\$PATH"
-  vault read alicloud/config
-  vault read alicloud/creds/readonly
-  vault write alicloud/role/developer remote_policies='name:ReadOnlyAccess,type:System' ttl=30m max_ttl=2h
-  vault read alicloud/creds/developer
-  vault lease revoke -prefix alicloud/creds/
+  $cli read alicloud/config
+  $cli read alicloud/creds/readonly
+  $cli write alicloud/role/developer remote_policies='name:ReadOnlyAccess,type:System' ttl=30m max_ttl=2h
+  $cli read alicloud/creds/developer
+  $cli lease revoke -prefix alicloud/creds/
 
-Press Ctrl-C to stop Vault and the emulator.
+Press Ctrl-C to stop $server_name and the emulator.
 EOF
 
 # Return when either server exits on its own; the EXIT trap then stops the other.
