@@ -118,6 +118,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	b.setClient(client)
 	b.Logger().Info("config written", "credential_type", cfg.effectiveType(), "identity_type", id.IdentityType, "arn", id.Arn)
 	resp := &logical.Response{Data: identityData(id, cfg)}
+	if w := rootIdentityWarning(id); w != "" {
+		resp.AddWarning(w)
+	}
 	for _, w := range rotationWarnings {
 		resp.AddWarning(w)
 	}

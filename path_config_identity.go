@@ -2,6 +2,8 @@ package alicloud
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -41,6 +43,10 @@ func (b *backend) pathConfigIdentityRead(ctx context.Context, req *logical.Reque
 		return logical.ErrorResponse("the engine's identity could not be verified with GetCallerIdentity: %s", err), nil
 	}
 	data := identityData(id, &c.cfg)
+	resp := &logical.Response{Data: data}
+	if w := rootIdentityWarning(id); w != "" {
+		resp.AddWarning(w)
+	}
 	// The cache answers without a new call; only the source's name is used.
 	if cr, err := c.cache.Retrieve(ctx); err == nil {
 		data["credential_source"] = cr.Source
@@ -48,7 +54,20 @@ func (b *backend) pathConfigIdentityRead(ctx context.Context, req *logical.Reque
 			data["credential_expiration"] = cr.Expiration.UTC()
 		}
 	}
-	return &logical.Response{Data: data}, nil
+	return resp, nil
+}
+
+// rootIdentityWarning is the warning of an identity that is the Alibaba
+// Cloud account itself (its root AccessKey), or "" for any other identity.
+// Alibaba advises against root AccessKeys: RAM policies cannot restrict
+// them.
+func rootIdentityWarning(id *aliyun.CallerIdentity) string {
+	if id.IdentityType != aliyun.IdentityAccount && !(strings.HasPrefix(id.Arn, "acs:ram::") && strings.HasSuffix(id.Arn, ":root")) {
+		return ""
+	}
+	return fmt.Sprintf("the engine's identity is the Alibaba Cloud account itself (%s): a root AccessKey can do everything in the account "+
+		"and no RAM policy restricts it, so Alibaba advises against using one; create a RAM user with the policies of README "+
+		"\"RAM permissions\", configure its AccessKey, then disable the root AccessKey", id.Arn)
 }
 
 const pathConfigIdentityHelpSyn = "Check the engine's own identity with STS GetCallerIdentity."
@@ -56,7 +75,8 @@ const pathConfigIdentityHelpSyn = "Check the engine's own identity with STS GetC
 const pathConfigIdentityHelpDesc = `
 Reading config/identity resolves the configured identity (from the cache when
 it is still fresh) and calls STS GetCallerIdentity with it. It returns the
-account id, the identity type (RAMUser or AssumedRoleUser), the ARN, the
+account id, the identity type (RAMUser, AssumedRoleUser, or Account for the
+account's own root AccessKey, which also gets a warning), the ARN, the
 principal id, the credential source (for example "ecs_ram_role" or
 "default/env") and, for temporary credentials, when they expire. A failure is
 a 400 that says why.

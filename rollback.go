@@ -14,6 +14,11 @@ import (
 // entries older than walRollbackMinAge; an error keeps the entry for the
 // next run.
 func (b *backend) walRollback(ctx context.Context, req *logical.Request, kind string, data interface{}) error {
+	return withPermissionHint(walFeature(kind), b.walRollbackKind(ctx, req, kind, data))
+}
+
+// walRollbackKind dispatches a WAL entry by its kind.
+func (b *backend) walRollbackKind(ctx context.Context, req *logical.Request, kind string, data interface{}) error {
 	switch kind {
 	case walKindRAMUser:
 		var w walRAMUser

@@ -340,6 +340,7 @@ func (b *backend) runRootRotation(ctx context.Context, s logical.Storage) error 
 		if errors.Is(err, errSimulatedCrash) {
 			return err
 		}
+		err = withPermissionHint(featureRotateRoot, err)
 		r.FailedAttempts++
 		r.LastError = err.Error()
 		r.LastErrorTime = now

@@ -418,6 +418,7 @@ func retryDelay(n int) time.Duration {
 // on reads and the next attempt waits for the backoff.
 func (b *backend) recordStaticFailure(ctx context.Context, s logical.Storage, name string, e *staticRoleEntry, cause error) error {
 	now := b.now()
+	cause = withPermissionHint(featureStaticRoles, cause)
 	e.FailedAttempts++
 	e.LastError = cause.Error()
 	e.LastErrorTime = now

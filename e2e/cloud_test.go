@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
+	rampolicies "github.com/alicloud-vault/vault-plugin-secrets-alicloud/docs/ram-policies"
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/emulator"
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/emulator/emulatortest"
 )
@@ -17,6 +18,9 @@ const (
 	engineUser = "vault-root"
 	// readonlyRole is a RAM role that trusts the account and holds ReadOnlyAccess.
 	readonlyRole = "readonly"
+	// enginePolicy holds the engine's permissions: docs/ram-policies/all.json. Its name is outside the "vault-"
+	// prefix of the policies the engine manages.
+	enginePolicy = "engine-all"
 )
 
 // cloud is an in-process emulator set up the way an operator prepares an Alibaba Cloud account for Vault.
@@ -32,8 +36,8 @@ type cloud struct {
 	preexisting map[string]bool
 }
 
-// newCloud starts an emulator on 127.0.0.1 with the RAM user the engine runs as (allowed to manage RAM users and to
-// assume roles) and a read-only role that trusts the account.
+// newCloud starts an emulator on 127.0.0.1 with the RAM user the engine runs as (holding the documented policy of
+// every feature) and a read-only role that trusts the account.
 func newCloud(t testing.TB, opts emulator.Options) *cloud {
 	t.Helper()
 	emu, url := emulatortest.New(t, opts)
@@ -48,8 +52,12 @@ func newCloud(t testing.TB, opts emulator.Options) *cloud {
 	id, secret, err := emu.CreateAccessKey(engineUser)
 	must(err)
 	c.EngineKey = aliyun.Credentials{AccessKeyID: id, AccessKeySecret: secret}
-	must(emu.AttachPolicy("user", engineUser, "System", "AliyunRAMFullAccess"))
-	must(emu.AttachPolicy("user", engineUser, "System", "AliyunSTSAssumeRoleAccess"))
+	// The engine runs with exactly the union of the policies README "RAM permissions" documents, as an operator
+	// following it would set it up, not with full RAM access.
+	doc, err := rampolicies.Render(rampolicies.All, engineUser)
+	must(err)
+	must(emu.CreatePolicy(enginePolicy, doc))
+	must(emu.AttachPolicy("user", engineUser, "Custom", enginePolicy))
 	trust := fmt.Sprintf(`{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"RAM":["acs:ram::%s:root"]}}]}`, c.AccountID)
 	c.ReadonlyARN, err = emu.CreateRole(readonlyRole, trust, time.Hour)
 	must(err)
