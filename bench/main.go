@@ -36,10 +36,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/hcplugin"
 )
 
 func main() {
@@ -211,66 +212,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // cacheDir is the per-user cache the Vault build also uses.
-func cacheDir() string {
-	if d := os.Getenv("VAULT_CACHE_DIR"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "vault-plugin-secrets-alicloud")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "vault-plugin-secrets-alicloud")
-	}
-	return filepath.Join(home, ".cache", "vault-plugin-secrets-alicloud")
-}
+func cacheDir() string { return hcplugin.CacheDir() }
 
-const hashicorpModule = "github.com/hashicorp/vault-plugin-secrets-alicloud"
-
-// hashicorpVersion reads the version bench/hashicorp/go.mod pins.
-func hashicorpVersion(root string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(root, "bench", "hashicorp", "go.mod"))
-	if err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == hashicorpModule {
-			return f[1], nil
-		}
-	}
-	return "", fmt.Errorf("bench/hashicorp/go.mod does not require %s", hashicorpModule)
-}
-
-// hashicorpPlugin returns HashiCorp's plugin binary, building it once per
-// version and Go version into the per-user cache, with the flags our own
-// release build uses (static, trimmed, stripped).
+// hashicorpPlugin returns HashiCorp's plugin binary, built once per version (internal/hcplugin).
 func hashicorpPlugin(root string, logf func(string, ...any)) (string, error) {
-	version, err := hashicorpVersion(root)
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(cacheDir(), "hashicorp-alicloud-"+version+"-"+runtime.Version())
-	bin := filepath.Join(dir, "vault-plugin-secrets-alicloud")
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
-		return bin, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	logf("building HashiCorp's plugin %s into %s (once; about a minute)", version, bin)
-	tmp := fmt.Sprintf("%s.tmp.%d", bin, os.Getpid())
-	defer os.Remove(tmp)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", tmp, hashicorpModule+"/cmd/vault-plugin-secrets-alicloud")
-	cmd.Dir = filepath.Join(root, "bench", "hashicorp")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building HashiCorp's plugin: %v\n%s", err, out)
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		return "", err
-	}
-	return bin, nil
+	return hcplugin.Binary(root, logf)
 }
 
 // buildProfiledPlugin builds bench/profiled (our plugin with pprof behind an

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/hcplugin"
 )
 
 // Names in the emulator's account that every mount shares.
@@ -565,7 +566,7 @@ func (b *bench) start(ourBin string, rep *report) error {
 		}
 		f.dst.Path, f.dst.SizeMB = f.path, float64(fi.Size())/(1<<20)
 	}
-	rep.Binaries.HashiCorpExternal.Version, _ = hashicorpVersion(b.o.root)
+	rep.Binaries.HashiCorpExternal.Version, _ = hcplugin.Version(b.o.root)
 	if out, err := exec.Command(b.o.vaultBin, "version").Output(); err == nil {
 		rep.Binaries.Vault.Version = strings.TrimSpace(string(out))
 	}

@@ -117,9 +117,14 @@ func prepare(tmp string) error {
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(data)
-	suite.pluginSHA = hex.EncodeToString(sum[:])
+	suite.pluginSHA = sha256Hex(data)
 	return nil
+}
+
+// sha256Hex is the hex SHA-256 of data, as the plugin catalog takes it.
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // repoRoot is the module root: go test runs a package's tests in the package's folder.
@@ -190,10 +195,11 @@ type vaultServer struct {
 	Client    *api.Client
 }
 
-// startVault starts, initialises and unseals a Vault server with a plugin directory holding the plugin under test.
+// startVault starts, initialises and unseals a Vault server with a plugin directory holding the plugin under test,
+// and extraConfig appended to its configuration file.
 // The server is stopped at the end of the test; its log is printed when the test failed, and searched for data
 // races and panics reported by the plugin either way.
-func startVault(t *testing.T) *vaultServer {
+func startVault(t *testing.T, extraConfig ...string) *vaultServer {
 	t.Helper()
 	requireSuite(t)
 	dir := t.TempDir()
@@ -213,7 +219,7 @@ cluster_addr     = "https://127.0.0.1:%d"
 plugin_directory = %q
 disable_mlock    = true
 log_level        = "debug"
-`, filepath.Join(dir, "data"), v.port, freePort(t), v.Addr, freePort(t), suite.pluginDir)
+`, filepath.Join(dir, "data"), v.port, freePort(t), v.Addr, freePort(t), suite.pluginDir) + strings.Join(extraConfig, "\n")
 	if err := os.WriteFile(filepath.Join(dir, "vault.hcl"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -373,14 +379,14 @@ func cleanEnv() []string {
 	return env
 }
 
-// cliEnv is the environment of a CLI command against addr with token: VAULT_ADDR and VAULT_TOKEN for vault,
-// BAO_ADDR and BAO_TOKEN for bao (which also reads the VAULT_ ones; TestOpenBao_CLIEnvironment checks that).
-func cliEnv(addr, token string) []string {
+// cliVars are the variables that point a CLI command at addr with token: VAULT_ADDR and VAULT_TOKEN for vault,
+// BAO_ADDR and BAO_TOKEN for bao (which also reads the VAULT_ ones; TestOpenBaoDeclarativePlugin checks that).
+func cliVars(addr, token string) []string {
 	prefix := "VAULT_"
 	if suite.server == serverOpenBao {
 		prefix = "BAO_"
 	}
-	return append(cleanEnv(), prefix+"ADDR="+addr, prefix+"TOKEN="+token)
+	return []string{prefix + "ADDR=" + addr, prefix + "TOKEN=" + token}
 }
 
 // cliResult is the outcome of one CLI command.
@@ -392,10 +398,16 @@ type cliResult struct {
 // CLI runs the vault CLI against this server with the root token, as an operator would type it.
 func (v *vaultServer) CLI(args ...string) cliResult {
 	v.t.Helper()
+	return v.cliWithEnv(cliVars(v.Addr, v.RootToken), args...)
+}
+
+// cliWithEnv runs the CLI with env (VAR=value entries) added to the test's environment without VAULT_* and BAO_*.
+func (v *vaultServer) cliWithEnv(env []string, args ...string) cliResult {
+	v.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, suite.vaultBin, args...)
-	cmd.Env = cliEnv(v.Addr, v.RootToken)
+	cmd.Env = append(cleanEnv(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/emulator"
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/hcplugin"
 )
 
 // TestMigrateFromBuiltin follows the README's migration steps: a mount of HashiCorp's AliCloud plugin (bundled with
@@ -14,7 +20,7 @@ import (
 func TestMigrateFromBuiltin(t *testing.T) {
 	requireSuite(t)
 	if suite.server == serverOpenBao {
-		t.Skip("OpenBao bundles no AliCloud plugin; TestMigrateFromExternal covers its users")
+		t.Skip("OpenBao bundles no AliCloud plugin; TestMigrateKeyless and TestMigrateFromExternal cover its users")
 	}
 	t.Parallel() // each test has its own Vault and emulator
 	c := newCloud(t, emulator.Options{})
@@ -26,23 +32,7 @@ func TestMigrateFromBuiltin(t *testing.T) {
 	v.MustCLI("write", legacy+"/role/readonly", "role_arn="+c.ReadonlyARN)
 	v.MustCLI("write", legacy+"/role/developer", "remote_policies=name:ReadOnlyAccess,type:System", "ttl=1800", "max_ttl=3600")
 
-	v.registerPlugin("alicloud", pluginEnv()...)
-	v.MustCLI("secrets", "tune", "-plugin-version="+pluginVersion, legacy+"/")
-	// Vault 1.21.0's `vault plugin reload -mounts=...` calls sys/plugins/reload/unknown in the root namespace and
-	// gets a 404, so the README reloads by plugin name and type, as here.
-	v.MustCLI("plugin", "reload", "-type=secret", "-plugin=alicloud")
-
-	var mounts map[string]struct {
-		Type                 string `json:"type"`
-		RunningPluginVersion string `json:"running_plugin_version"`
-		RunningSHA256        string `json:"running_sha256"`
-	}
-	v.CLIJSON(&mounts, "secrets", "list", "-format=json", "-detailed")
-	m := mounts[legacy+"/"]
-	if m.Type != "alicloud" || m.RunningPluginVersion != pluginVersion || m.RunningSHA256 != suite.pluginSHA {
-		t.Fatalf("after tune and reload %s/ runs type=%q version=%q sha256=%q, want alicloud %s %s",
-			legacy, m.Type, m.RunningPluginVersion, m.RunningSHA256, pluginVersion, suite.pluginSHA)
-	}
+	swapToThisEngine(t, v, legacy, pluginEnv()...)
 
 	cfg := v.Read(legacy + "/config")
 	if cfg == nil {
@@ -105,11 +95,152 @@ func TestMigrateFromBuiltin(t *testing.T) {
 	}
 	v.MustCLI("secrets", "tune", "-plugin-version="+builtin, legacy+"/")
 	v.MustCLI("plugin", "reload", "-type=secret", "-plugin=alicloud")
+	var mounts map[string]struct {
+		RunningPluginVersion string `json:"running_plugin_version"`
+	}
 	v.CLIJSON(&mounts, "secrets", "list", "-format=json", "-detailed")
 	if got := mounts[legacy+"/"].RunningPluginVersion; got != builtin {
 		t.Errorf("after tuning back, %s/ runs %q, want the bundled %q", legacy, got, builtin)
 	}
 	if cfg := v.Read(legacy + "/config"); cfg == nil || cfg.Data["access_key"] != c.EngineKey.AccessKeyID {
 		t.Errorf("the bundled plugin cannot read the config after the round trip: %v", cfg)
+	}
+}
+
+// swapToThisEngine follows the README's migration steps on the mount at path, whose type is "alicloud": register this
+// engine under that name with a version and env (the operator settings, and whatever identity the plugin's environment
+// gives), tune the mount to that version and reload the plugin; then check that the mount runs exactly this binary.
+func swapToThisEngine(t *testing.T, v *vaultServer, path string, env ...string) {
+	t.Helper()
+	v.registerPlugin("alicloud", env...)
+	v.MustCLI("secrets", "tune", "-plugin-version="+pluginVersion, path+"/")
+	// Vault 1.21.0's `vault plugin reload -mounts=...` calls sys/plugins/reload/unknown in the root namespace and
+	// gets a 404, so the README reloads by plugin name and type, as here; OpenBao's reload has no -type flag.
+	if suite.server == serverOpenBao {
+		v.MustCLI("plugin", "reload", "-plugin=alicloud")
+	} else {
+		v.MustCLI("plugin", "reload", "-type=secret", "-plugin=alicloud")
+	}
+
+	var mounts map[string]struct {
+		Type                 string `json:"type"`
+		RunningPluginVersion string `json:"running_plugin_version"`
+		RunningSHA256        string `json:"running_sha256"`
+	}
+	v.CLIJSON(&mounts, "secrets", "list", "-format=json", "-detailed")
+	m := mounts[path+"/"]
+	if m.Type != "alicloud" || m.RunningPluginVersion != pluginVersion || m.RunningSHA256 != suite.pluginSHA {
+		t.Fatalf("after tune and reload %s/ runs type=%q version=%q sha256=%q, want alicloud %s %s",
+			path, m.Type, m.RunningPluginVersion, m.RunningSHA256, pluginVersion, suite.pluginSHA)
+	}
+}
+
+var hashicorpOnce struct {
+	sync.Once
+	err error
+}
+
+// enableHashiCorpPlugin mounts HashiCorp's AliCloud plugin at path as "alicloud": Vault's bundled one, or on OpenBao
+// (which bundles none) its external build (internal/hcplugin, the version Vault 1.21.0 bundles), registered
+// unversioned under the name "alicloud" as an OpenBao user who ran it would have.
+func enableHashiCorpPlugin(t *testing.T, v *vaultServer, path string) {
+	t.Helper()
+	if suite.server == serverOpenBao {
+		hashicorpOnce.Do(func() {
+			root, err := repoRoot()
+			if err != nil {
+				hashicorpOnce.err = err
+				return
+			}
+			bin, err := hcplugin.Binary(root, t.Logf)
+			if err != nil {
+				hashicorpOnce.err = err
+				return
+			}
+			// The server runs plugins only from inside plugin_directory: copy it there.
+			data, err := os.ReadFile(bin)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(suite.pluginDir, "hashicorp-alicloud"), data, 0o755)
+			}
+			hashicorpOnce.err = err
+		})
+		if hashicorpOnce.err != nil {
+			t.Fatalf("HashiCorp's plugin: %v", hashicorpOnce.err)
+		}
+		data, err := os.ReadFile(filepath.Join(suite.pluginDir, "hashicorp-alicloud"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.MustCLI("write", "sys/plugins/catalog/secret/alicloud", "sha256="+sha256Hex(data), "command=hashicorp-alicloud")
+	}
+	v.MustCLI("secrets", "enable", "-path="+path, "alicloud")
+}
+
+// TestMigrateKeyless: HashiCorp's plugin takes a config without keys and then uses the Alibaba SDK's chain (the
+// ALICLOUD_* environment variables, then the ECS instance role). A mount configured that way is swapped to this
+// engine; the identity keeps coming from the plugin's environment, or from the (emulated) metadata service, and a
+// lease issued by the swapped engine revokes. On Vault the old plugin is the bundled one; on OpenBao, its external
+// build.
+func TestMigrateKeyless(t *testing.T) {
+	requireSuite(t)
+	t.Parallel()
+	for _, source := range []string{"environment", "instance role"} {
+		t.Run(source, func(t *testing.T) {
+			t.Parallel()
+			c := newCloud(t, emulator.Options{})
+			v := startVault(t)
+			const legacy = "legacy"
+			enableHashiCorpPlugin(t, v, legacy)
+			v.MustCLI("write", legacy+"/config", "access_key=", "secret_key=")
+			v.MustCLI("write", legacy+"/role/readonly", "role_arn="+c.ReadonlyARN)
+			v.MustCLI("write", legacy+"/role/developer", "remote_policies=name:ReadOnlyAccess,type:System")
+
+			env := pluginEnv()
+			update := map[string]any{"sts_endpoint": c.URL, "ram_endpoint": c.URL}
+			wantARN := "acs:ram::" + c.AccountID + ":user/" + engineUser
+			if source == "environment" {
+				env = append(env, "ALICLOUD_ACCESS_KEY="+c.EngineKey.AccessKeyID, "ALICLOUD_SECRET_KEY="+c.EngineKey.AccessKeySecret)
+			} else {
+				const ecsRole = "EcsVaultRole"
+				_, err := c.Emu.CreateRole(ecsRole, `{"Version":"1","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"Service":["ecs.aliyuncs.com"]}}]}`, time.Hour)
+				if err == nil {
+					err = c.Emu.AttachPolicy("role", ecsRole, "Custom", enginePolicy)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.Emu.SetECS(emulator.ECSSettings{RoleName: ecsRole})
+				// The metadata service is at 100.100.100.200 on ECS; here it is the emulator's.
+				update["metadata_endpoint"] = c.URL
+				wantARN = "acs:ram::" + c.AccountID + ":assumed-role/" + ecsRole + "/"
+			}
+			swapToThisEngine(t, v, legacy, env...)
+
+			cfg := v.Read(legacy + "/config")
+			if cfg == nil {
+				t.Fatal("the keyless config is not readable after the swap")
+			}
+			wantFields(t, "keyless config after the swap", cfg.Data, map[string]any{"credential_type": "legacy_chain", "access_key": "", "secret_key_set": false})
+			// The old plugin could not point at other endpoints; the partial write adds them and keeps the identity.
+			resp := v.Write(legacy+"/config", update)
+			if resp == nil || !strings.HasPrefix(resp.Data["arn"].(string), wantARN) {
+				t.Fatalf("partial config write: identity %v, want %s", resp, wantARN)
+			}
+
+			var sts secretJSON
+			v.CLIJSON(&sts, "read", "-format=json", legacy+"/creds/readonly")
+			if id, err := c.Identity(aliyun.Credentials{AccessKeyID: sts.str(t, "access_key"), AccessKeySecret: sts.str(t, "secret_key"), SecurityToken: sts.str(t, "security_token")}); err != nil || id.IdentityType != "AssumedRoleUser" {
+				t.Errorf("STS credentials under the keyless config: identity %+v, error %v", id, err)
+			}
+			var ram secretJSON
+			v.CLIJSON(&ram, "read", "-format=json", legacy+"/creds/developer")
+			if id, err := c.Identity(aliyun.Credentials{AccessKeyID: ram.str(t, "access_key"), AccessKeySecret: ram.str(t, "secret_key")}); err != nil || id.IdentityType != "RAMUser" {
+				t.Errorf("RAM user key under the keyless config: identity %+v, error %v", id, err)
+			}
+			v.MustCLI("lease", "revoke", "-sync", ram.LeaseID)
+			if got := c.VaultUsers(); len(got) != 0 {
+				t.Errorf("users left after revoking the only ram_user lease: %v", got)
+			}
+		})
 	}
 }
