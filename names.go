@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/go-secure-stdlib/base62"
 	"github.com/hashicorp/vault/sdk/helper/template"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/credentials"
 )
 
 // Default name templates. A RAM user name is at most 64 characters; the
@@ -36,10 +38,19 @@ var (
 type nameTemplateData struct {
 	DisplayName string
 	RoleName    string
+	// EntityID is the caller's Vault entity ("none" without one); only
+	// source_identity_template documents it.
+	EntityID string
 }
 
 func newNameTemplateData(displayName, roleName string) nameTemplateData {
-	return nameTemplateData{DisplayName: safeNamePart(displayName), RoleName: safeNamePart(roleName)}
+	return nameTemplateData{DisplayName: safeNamePart(displayName), RoleName: safeNamePart(roleName), EntityID: "none"}
+}
+
+// withEntity adds the caller's entity id.
+func (d nameTemplateData) withEntity(id string) nameTemplateData {
+	d.EntityID = safeNamePart(id)
+	return d
 }
 
 func safeNamePart(s string) string {
@@ -140,6 +151,8 @@ func (b *backend) renderName(field, text string, data nameTemplateData, rule *re
 const (
 	userNameRule    = "a valid RAM user name (1-64 letters, digits and . _ -)"
 	sessionNameRule = "a valid role session name (2-64 letters, digits and . @ - _)"
+	// sourceIdentityRule is STS's rule for SourceIdentity.
+	sourceIdentityRule = "a valid source identity (2-64 letters, digits and _ + = , . @ -, not starting with acs:, aliyun: or alibabacloud:)"
 )
 
 // validateUsernameTemplate renders a template once with sample data, so a
@@ -150,6 +163,29 @@ func (b *backend) validateUsernameTemplate(field, text string) error {
 	}
 	_, err := b.renderName(field, text, newNameTemplateData("token-sample-display-name", "sample-role-name"), ramUserNameRegex, userNameRule)
 	return err
+}
+
+// validateSourceIdentityTemplate renders a source identity template once
+// with sample data.
+func (b *backend) validateSourceIdentityTemplate(field, text string) error {
+	if text == "" {
+		return nil
+	}
+	_, err := b.renderSourceIdentity(field, text, newNameTemplateData("token-sample-display-name", "sample-role-name").withEntity("5a1c9e0b-3f2d-4c1a-9b8e-7d6f5e4c3b2a"))
+	return err
+}
+
+// renderSourceIdentity renders a source identity template and applies STS's
+// rule to the result.
+func (b *backend) renderSourceIdentity(field, text string, data nameTemplateData) (string, error) {
+	v, err := b.renderName(field, text, data, sourceIdentityCharsRegex, sourceIdentityRule)
+	if err != nil {
+		return "", err
+	}
+	if !credentials.ValidSourceIdentity(v) {
+		return "", fmt.Errorf("%s: produced %s, which is not %s", field, quoteName(v), sourceIdentityRule)
+	}
+	return v, nil
 }
 
 func (b *backend) validateSessionNameTemplate(field, text string) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/credentials"
 )
 
 func pathCreds(b *backend) *framework.Path {
@@ -35,6 +36,13 @@ max_ttl and the mount's max lease TTL). Default: the role's ttl, else 3600, with
 				Description: `assumed_role only: the STS session name (2-64 letters, digits and . @ - _), shown in ActionTrail.
 Only when the role has allow_caller_session_name. Default: from the role's role_session_name_template.`,
 				DisplayAttrs: &framework.DisplayAttributes{Name: "Role session name"},
+			},
+			"source_identity": {
+				Type: framework.TypeString,
+				Description: `assumed_role only: the session's SourceIdentity (2-64 letters, digits and _ + = , . @ -), which
+ActionTrail records. Only when the role has allow_caller_source_identity. Default: from the role's
+source_identity_template, if any.`,
+				DisplayAttrs: &framework.DisplayAttributes{Name: "Source identity"},
 			},
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
@@ -65,7 +73,7 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 	case roleTypeAssumedRole:
 		return b.issueSTS(ctx, req, d, name, role)
 	case roleTypeRAMUser:
-		for _, f := range []string{"ttl", "role_session_name"} {
+		for _, f := range []string{"ttl", "role_session_name", "source_identity"} {
 			if _, ok := d.GetOk(f); ok {
 				return logical.ErrorResponse("%s: does not apply to credential_type %q", f, roleTypeRAMUser), nil
 			}
@@ -133,6 +141,23 @@ func (b *backend) issueSTS(ctx context.Context, req *logical.Request, d *framewo
 		}
 	}
 
+	var sourceIdentity string
+	if raw, ok := d.GetOk("source_identity"); ok {
+		if !role.AllowCallerSourceIdentity {
+			return logical.ErrorResponse("source_identity: role %q does not allow the caller to choose the source identity (allow_caller_source_identity)", name), nil
+		}
+		sourceIdentity = raw.(string)
+		if !credentials.ValidSourceIdentity(sourceIdentity) {
+			return logical.ErrorResponse("source_identity: must be 2-64 characters: letters, digits and _ + = , . @ -, not starting with acs:, aliyun: or alibabacloud:"), nil
+		}
+	} else if role.SourceIdentityTemplate != "" {
+		var err error
+		sourceIdentity, err = b.renderSourceIdentity("source_identity_template", role.SourceIdentityTemplate, newNameTemplateData(req.DisplayName, name).withEntity(req.EntityID))
+		if err != nil {
+			return nil, err
+		}
+	}
+
 	c, err := b.getClient(ctx, req.Storage)
 	if err != nil {
 		return nil, err
@@ -143,18 +168,23 @@ func (b *backend) issueSTS(ctx context.Context, req *logical.Request, d *framewo
 		DurationSeconds: duration,
 		Policy:          compactSessionPolicy(role.Policy),
 		ExternalID:      role.ExternalID,
+		SourceIdentity:  sourceIdentity,
 	})
 	if err != nil {
 		return nil, upstreamErr(fmt.Sprintf("assuming %s for role %q", role.RoleARN, name), err)
 	}
 	cr := out.Credentials
-	resp := b.Secret(secretType).Response(map[string]interface{}{
+	data := map[string]interface{}{
 		"access_key":     cr.AccessKeyID,
 		"secret_key":     cr.AccessKeySecret,
 		"security_token": cr.SecurityToken,
 		"expiration":     cr.Expiration,
 		"arn":            out.AssumedRoleUser.Arn,
-	}, map[string]interface{}{
+	}
+	if out.SourceIdentity != "" {
+		data["source_identity"] = out.SourceIdentity
+	}
+	resp := b.Secret(secretType).Response(data, map[string]interface{}{
 		"role_type": leaseRoleTypeSTS,
 		"role_name": name,
 	})

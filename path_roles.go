@@ -52,6 +52,11 @@ type roleEntry struct {
 	// AllowCallerSessionName lets the caller of creds/ set role_session_name
 	// (assumed_role). False in roles stored before the field existed.
 	AllowCallerSessionName bool `json:"allow_caller_session_name,omitempty"`
+	// SourceIdentityTemplate renders the SourceIdentity of each session
+	// (assumed_role); empty: none. AllowCallerSourceIdentity lets the
+	// caller of creds/ choose it instead.
+	SourceIdentityTemplate    string `json:"source_identity_template,omitempty"`
+	AllowCallerSourceIdentity bool   `json:"allow_caller_source_identity,omitempty"`
 	// InlinePolicyNames[i] is the custom policy in RAM that holds
 	// InlinePolicies[i]; created once per role, not per lease.
 	InlinePolicyNames []string `json:"inline_policy_names,omitempty"`
@@ -226,6 +231,20 @@ for example "name:AliyunOSSReadOnlyAccess,type:System".`,
 session (assumed_role; default false: the role_session_name_template decides).`,
 				DisplayAttrs: &framework.DisplayAttributes{Name: "Allow caller session name"},
 			},
+			"source_identity_template": {
+				Type: framework.TypeString,
+				Description: `Template of the SourceIdentity STS gives each session of this role (assumed_role), which ActionTrail
+records for the session and every role it chains to. Fields: .DisplayName, .RoleName, .EntityID (the Vault entity of
+the caller; "none" for tokens without one). The result must be 2-64 letters, digits and _ + = , . @ -, not starting
+with acs:, aliyun: or alibabacloud:. Empty (the default): no SourceIdentity.`,
+				DisplayAttrs: &framework.DisplayAttributes{Name: "Source identity template"},
+			},
+			"allow_caller_source_identity": {
+				Type: framework.TypeBool,
+				Description: `Let the caller of creds/ choose source_identity (assumed_role; default false: the
+source_identity_template decides).`,
+				DisplayAttrs: &framework.DisplayAttributes{Name: "Allow caller source identity"},
+			},
 			"ttl": {
 				Type: framework.TypeDurationSecond,
 				Description: `Default lifetime. assumed_role: the STS session duration (900 to 43200 seconds; default 3600).
@@ -324,26 +343,29 @@ func roleResponseData(r *roleEntry) map[string]interface{} {
 		names = []string{}
 	}
 	return map[string]interface{}{
-		"credential_type":            r.credentialType(),
-		"role_arn":                   r.RoleARN,
-		"remote_policies":            remote,
-		"inline_policies":            inline,
-		"inline_policy_names":        names,
-		"ram_groups":                 groups,
-		"policy":                     r.Policy,
-		"external_id":                r.ExternalID,
-		"ttl":                        int64(r.TTL / time.Second),
-		"max_ttl":                    int64(r.MaxTTL / time.Second),
-		"username_template":          r.UsernameTemplate,
-		"role_session_name_template": r.RoleSessionNameTemplate,
-		"allow_caller_session_name":  r.AllowCallerSessionName,
+		"credential_type":              r.credentialType(),
+		"role_arn":                     r.RoleARN,
+		"remote_policies":              remote,
+		"inline_policies":              inline,
+		"inline_policy_names":          names,
+		"ram_groups":                   groups,
+		"policy":                       r.Policy,
+		"external_id":                  r.ExternalID,
+		"ttl":                          int64(r.TTL / time.Second),
+		"max_ttl":                      int64(r.MaxTTL / time.Second),
+		"username_template":            r.UsernameTemplate,
+		"role_session_name_template":   r.RoleSessionNameTemplate,
+		"allow_caller_session_name":    r.AllowCallerSessionName,
+		"source_identity_template":     r.SourceIdentityTemplate,
+		"allow_caller_source_identity": r.AllowCallerSourceIdentity,
 	}
 }
 
 // roleFieldsByType lists the type-specific fields each credential type takes.
 var roleFieldsByType = map[string][]string{
-	roleTypeAssumedRole: {"role_arn", "policy", "external_id", "role_session_name_template", "allow_caller_session_name"},
-	roleTypeRAMUser:     {"inline_policies", "remote_policies", "ram_groups", "username_template"},
+	roleTypeAssumedRole: {"role_arn", "policy", "external_id", "role_session_name_template", "allow_caller_session_name",
+		"source_identity_template", "allow_caller_source_identity"},
+	roleTypeRAMUser: {"inline_policies", "remote_policies", "ram_groups", "username_template"},
 }
 
 // hashicorpRoleFields are the type-specific fields HashiCorp's plugin (and
@@ -412,15 +434,17 @@ var typeFieldAccess = map[string]struct {
 	set   func(r *roleEntry) bool
 	clear func(r *roleEntry)
 }{
-	"role_arn":                   {func(r *roleEntry) bool { return r.RoleARN != "" }, func(r *roleEntry) { r.RoleARN = "" }},
-	"policy":                     {func(r *roleEntry) bool { return r.Policy != "" }, func(r *roleEntry) { r.Policy = "" }},
-	"external_id":                {func(r *roleEntry) bool { return r.ExternalID != "" }, func(r *roleEntry) { r.ExternalID = "" }},
-	"role_session_name_template": {func(r *roleEntry) bool { return r.RoleSessionNameTemplate != "" }, func(r *roleEntry) { r.RoleSessionNameTemplate = "" }},
-	"allow_caller_session_name":  {func(r *roleEntry) bool { return r.AllowCallerSessionName }, func(r *roleEntry) { r.AllowCallerSessionName = false }},
-	"inline_policies":            {func(r *roleEntry) bool { return len(r.InlinePolicies) > 0 }, func(r *roleEntry) { r.InlinePolicies = nil }},
-	"remote_policies":            {func(r *roleEntry) bool { return len(r.RemotePolicies) > 0 }, func(r *roleEntry) { r.RemotePolicies = nil }},
-	"ram_groups":                 {func(r *roleEntry) bool { return len(r.RAMGroups) > 0 }, func(r *roleEntry) { r.RAMGroups = nil }},
-	"username_template":          {func(r *roleEntry) bool { return r.UsernameTemplate != "" }, func(r *roleEntry) { r.UsernameTemplate = "" }},
+	"role_arn":                     {func(r *roleEntry) bool { return r.RoleARN != "" }, func(r *roleEntry) { r.RoleARN = "" }},
+	"policy":                       {func(r *roleEntry) bool { return r.Policy != "" }, func(r *roleEntry) { r.Policy = "" }},
+	"external_id":                  {func(r *roleEntry) bool { return r.ExternalID != "" }, func(r *roleEntry) { r.ExternalID = "" }},
+	"role_session_name_template":   {func(r *roleEntry) bool { return r.RoleSessionNameTemplate != "" }, func(r *roleEntry) { r.RoleSessionNameTemplate = "" }},
+	"allow_caller_session_name":    {func(r *roleEntry) bool { return r.AllowCallerSessionName }, func(r *roleEntry) { r.AllowCallerSessionName = false }},
+	"source_identity_template":     {func(r *roleEntry) bool { return r.SourceIdentityTemplate != "" }, func(r *roleEntry) { r.SourceIdentityTemplate = "" }},
+	"allow_caller_source_identity": {func(r *roleEntry) bool { return r.AllowCallerSourceIdentity }, func(r *roleEntry) { r.AllowCallerSourceIdentity = false }},
+	"inline_policies":              {func(r *roleEntry) bool { return len(r.InlinePolicies) > 0 }, func(r *roleEntry) { r.InlinePolicies = nil }},
+	"remote_policies":              {func(r *roleEntry) bool { return len(r.RemotePolicies) > 0 }, func(r *roleEntry) { r.RemotePolicies = nil }},
+	"ram_groups":                   {func(r *roleEntry) bool { return len(r.RAMGroups) > 0 }, func(r *roleEntry) { r.RAMGroups = nil }},
+	"username_template":            {func(r *roleEntry) bool { return r.UsernameTemplate != "" }, func(r *roleEntry) { r.UsernameTemplate = "" }},
 }
 
 func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -562,6 +586,12 @@ func (b *backend) applyRoleFields(existing *roleEntry, d *framework.FieldData) (
 	}
 	if raw, ok := d.GetOk("allow_caller_session_name"); ok {
 		role.AllowCallerSessionName = raw.(bool)
+	}
+	if raw, ok := d.GetOk("source_identity_template"); ok {
+		role.SourceIdentityTemplate = raw.(string)
+	}
+	if raw, ok := d.GetOk("allow_caller_source_identity"); ok {
+		role.AllowCallerSourceIdentity = raw.(bool)
 	}
 	if raw, ok := d.GetOk("username_template"); ok {
 		role.UsernameTemplate = raw.(string)
@@ -780,6 +810,9 @@ func (b *backend) validateRole(r *roleEntry) error {
 			}
 		}
 		if err := b.validateSessionNameTemplate("role_session_name_template", r.RoleSessionNameTemplate); err != nil {
+			return &inputError{msg: err.Error()}
+		}
+		if err := b.validateSourceIdentityTemplate("source_identity_template", r.SourceIdentityTemplate); err != nil {
 			return &inputError{msg: err.Error()}
 		}
 	case roleTypeRAMUser:

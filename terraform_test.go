@@ -249,7 +249,8 @@ func TestRole_TypeFieldsAccessible(t *testing.T) {
 				continue
 			}
 			r := &roleEntry{RoleARN: "x", Policy: "x", ExternalID: "x", RoleSessionNameTemplate: "x", AllowCallerSessionName: true,
-				InlinePolicies: []*inlinePolicy{{}}, RemotePolicies: []*remotePolicy{{}}, RAMGroups: []string{"g"}, UsernameTemplate: "x"}
+				InlinePolicies: []*inlinePolicy{{}}, RemotePolicies: []*remotePolicy{{}}, RAMGroups: []string{"g"}, UsernameTemplate: "x",
+				SourceIdentityTemplate: "x", AllowCallerSourceIdentity: true}
 			if !a.set(r) {
 				t.Errorf("%s: set() is false on a role that has it", f)
 			}

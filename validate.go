@@ -37,6 +37,9 @@ var (
 	roleARNRegex         = credentials.RoleARNPattern
 	oidcProviderARNRegex = credentials.OIDCProviderARNPattern
 	sessionNameRegex     = credentials.SessionNamePattern
+	// sourceIdentityCharsRegex is SourceIdentity's characters and length;
+	// credentials.ValidSourceIdentity adds the prefix rule.
+	sourceIdentityCharsRegex = credentials.SourceIdentityPattern
 	regionRegex          = credentials.RegionPattern
 	ramRoleNameRegex     = regexp.MustCompile(`^[A-Za-z0-9.\-]{1,64}$`)
 	profileRegex         = regexp.MustCompile(`^[A-Za-z0-9.\-_]{1,64}$`)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,26 @@ var (
 
 	externalIDRe = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
 )
+
+// SourceIdentityPattern matches the characters and length STS allows in a
+// SourceIdentity: 2-64 of [\w+=,.@-]. ValidSourceIdentity adds its prefix rule.
+var SourceIdentityPattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+
+// ValidSourceIdentity applies STS's rule for AssumeRole's SourceIdentity:
+// SourceIdentityPattern, and no acs:, aliyun: or alibabacloud: prefix (in any
+// case).
+func ValidSourceIdentity(v string) bool {
+	if !SourceIdentityPattern.MatchString(v) {
+		return false
+	}
+	lower := strings.ToLower(v)
+	for _, p := range []string{"acs:", "aliyun:", "alibabacloud:"} {
+		if strings.HasPrefix(lower, p) {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidExternalID applies STS's rule for an external id: 2 to 1224 letters,
 // digits or _ + = , . @ : / - (Go's regexp cannot count to 1224).
