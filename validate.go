@@ -40,9 +40,9 @@ var (
 	// sourceIdentityCharsRegex is SourceIdentity's characters and length;
 	// credentials.ValidSourceIdentity adds the prefix rule.
 	sourceIdentityCharsRegex = credentials.SourceIdentityPattern
-	regionRegex          = credentials.RegionPattern
-	ramRoleNameRegex     = regexp.MustCompile(`^[A-Za-z0-9.\-]{1,64}$`)
-	profileRegex         = regexp.MustCompile(`^[A-Za-z0-9.\-_]{1,64}$`)
+	regionRegex              = credentials.RegionPattern
+	ramRoleNameRegex         = regexp.MustCompile(`^[A-Za-z0-9.\-]{1,64}$`)
+	profileRegex             = regexp.MustCompile(`^[A-Za-z0-9.\-_]{1,64}$`)
 )
 
 // validExternalID applies STS's rule: 2-1224 characters of [\w+=,.@:/-].
