@@ -42,7 +42,6 @@ openbao: ## provide the pinned OpenBao server as bin/bao (BAO_BINARY, a bao on P
 
 .PHONY: dev
 dev: ## run Vault (SERVER=openbao: OpenBao) with the plugin against the emulator (Ctrl-C stops everything)
-	@if [[ "$(SERVER)" == openbao ]]; then scripts/openbao.sh; fi
 	VERSION='$(VERSION)' SERVER='$(SERVER)' scripts/dev.sh
 
 .PHONY: test

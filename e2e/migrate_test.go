@@ -58,16 +58,7 @@ func TestMigrateFromBuiltin(t *testing.T) {
 	}
 	wantFields(t, "role developer", v.Read(legacy+"/role/developer").Data, map[string]any{"ttl": 1800, "max_ttl": 3600})
 
-	var sts secretJSON
-	v.CLIJSON(&sts, "read", "-format=json", legacy+"/creds/readonly")
-	if id, err := c.Identity(aliyun.Credentials{AccessKeyID: sts.str(t, "access_key"), AccessKeySecret: sts.str(t, "secret_key"), SecurityToken: sts.str(t, "security_token")}); err != nil || id.IdentityType != "AssumedRoleUser" {
-		t.Errorf("STS credentials from a migrated role: identity %+v, error %v", id, err)
-	}
-	var ram secretJSON
-	v.CLIJSON(&ram, "read", "-format=json", legacy+"/creds/developer")
-	if id, err := c.Identity(aliyun.Credentials{AccessKeyID: ram.str(t, "access_key"), AccessKeySecret: ram.str(t, "secret_key")}); err != nil || id.IdentityType != "RAMUser" {
-		t.Errorf("RAM user key from a migrated role: identity %+v, error %v", id, err)
-	}
+	ram := checkMigratedCreds(t, v, c, legacy)
 	if ram.LeaseDuration != 1800 {
 		t.Errorf("lease of a migrated ram_user role: %ds, want the role's ttl 1800", ram.LeaseDuration)
 	}
@@ -227,20 +218,28 @@ func TestMigrateKeyless(t *testing.T) {
 				t.Fatalf("partial config write: identity %v, want %s", resp, wantARN)
 			}
 
-			var sts secretJSON
-			v.CLIJSON(&sts, "read", "-format=json", legacy+"/creds/readonly")
-			if id, err := c.Identity(aliyun.Credentials{AccessKeyID: sts.str(t, "access_key"), AccessKeySecret: sts.str(t, "secret_key"), SecurityToken: sts.str(t, "security_token")}); err != nil || id.IdentityType != "AssumedRoleUser" {
-				t.Errorf("STS credentials under the keyless config: identity %+v, error %v", id, err)
-			}
-			var ram secretJSON
-			v.CLIJSON(&ram, "read", "-format=json", legacy+"/creds/developer")
-			if id, err := c.Identity(aliyun.Credentials{AccessKeyID: ram.str(t, "access_key"), AccessKeySecret: ram.str(t, "secret_key")}); err != nil || id.IdentityType != "RAMUser" {
-				t.Errorf("RAM user key under the keyless config: identity %+v, error %v", id, err)
-			}
+			ram := checkMigratedCreds(t, v, c, legacy)
 			v.MustCLI("lease", "revoke", "-sync", ram.LeaseID)
 			if got := c.VaultUsers(); len(got) != 0 {
 				t.Errorf("users left after revoking the only ram_user lease: %v", got)
 			}
 		})
 	}
+}
+
+// checkMigratedCreds reads creds/readonly (assumed_role) and creds/developer (ram_user) of a migrated mount with the
+// CLI and checks both work; it returns the ram_user lease for the caller to revoke.
+func checkMigratedCreds(t *testing.T, v *vaultServer, c *cloud, path string) secretJSON {
+	t.Helper()
+	var sts secretJSON
+	v.CLIJSON(&sts, "read", "-format=json", path+"/creds/readonly")
+	if id, err := c.Identity(aliyun.Credentials{AccessKeyID: sts.str(t, "access_key"), AccessKeySecret: sts.str(t, "secret_key"), SecurityToken: sts.str(t, "security_token")}); err != nil || id.IdentityType != "AssumedRoleUser" {
+		t.Errorf("STS credentials from %s/creds/readonly: identity %+v, error %v", path, id, err)
+	}
+	var ram secretJSON
+	v.CLIJSON(&ram, "read", "-format=json", path+"/creds/developer")
+	if id, err := c.Identity(aliyun.Credentials{AccessKeyID: ram.str(t, "access_key"), AccessKeySecret: ram.str(t, "secret_key")}); err != nil || id.IdentityType != "RAMUser" {
+		t.Errorf("RAM user key from %s/creds/developer: identity %+v, error %v", path, id, err)
+	}
+	return ram
 }
