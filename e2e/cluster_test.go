@@ -149,10 +149,46 @@ func TestClusterStandbyReads(t *testing.T) {
 	tc.write(mount+"/role/app", map[string]any{"role_arn": c.ReadonlyARN, "ttl": "15m"})
 	active := tc.active()
 
+	// Vault standbys forward every request to the active node: a role write applies at once through every node.
+	// OpenBao standbys serve reads from their own copy of storage, which trails the active node's by the Raft apply
+	// (read-after-write is not guaranteed there, see OpenBao's "Eventual consistency"): wait until the node sees the
+	// role, at most 10 seconds, and log how long it took.
+	visible := func(n *cluster.Node, wantARN string) {
+		t.Helper()
+		if suite.server != serverOpenBao {
+			return
+		}
+		start := time.Now()
+		eventually(t, 10*time.Second, func() error {
+			s, err := n.Client.Logical().Read(mount + "/role/app")
+			switch {
+			case err != nil:
+				return err
+			case s == nil && wantARN != "":
+				return fmt.Errorf("%s: role app not visible yet", n.Name)
+			case s != nil && wantARN == "":
+				return fmt.Errorf("%s: role app still visible", n.Name)
+			case s != nil && s.Data["role_arn"] != wantARN:
+				return fmt.Errorf("%s: role app has role_arn %v, want %s", n.Name, s.Data["role_arn"], wantARN)
+			}
+			return nil
+		})
+		if d := time.Since(start); d > 50*time.Millisecond {
+			t.Logf("%s saw the role change after %s", n.Name, d.Round(time.Millisecond))
+		}
+	}
 	readThrough := func(n *cluster.Node, wantRole string) {
 		t.Helper()
+		wantARN := c.ReadonlyARN
+		if wantRole == "auditor" {
+			wantARN = auditorARN
+		}
+		visible(n, wantARN)
 		before := c.Emu.Counters()["sts:AssumeRole"]
 		s, err := n.Client.Logical().Read(mount + "/creds/app")
+		if err == nil && s == nil {
+			err = errors.New("404: no such role")
+		}
 		if err != nil {
 			t.Fatalf("%s: read creds/app: %v", n.Name, err)
 		}
@@ -190,6 +226,7 @@ func TestClusterStandbyReads(t *testing.T) {
 	}
 	before := c.Emu.Counters()["sts:AssumeRole"]
 	for _, n := range tc.Nodes {
+		visible(n, "")
 		s, err := n.Client.Logical().Read(mount + "/creds/app")
 		if err == nil {
 			t.Errorf("%s: creds/app after the role was deleted: %v, want an error", n.Name, s)

@@ -137,6 +137,9 @@ func run(ctx context.Context) error {
 	// Prove the chain through every node before saying it works; the credentials themselves are not printed.
 	for _, n := range c.Nodes {
 		s, err := n.Client.Logical().ReadWithContext(ctx, mount+"/creds/readonly")
+		if err == nil && s == nil {
+			err = errors.New("no such path (404)")
+		}
 		if err != nil {
 			return fmt.Errorf("%s: read %s/creds/readonly: %w", n.Name, mount, err)
 		}

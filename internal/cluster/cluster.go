@@ -303,6 +303,22 @@ func (c *Cluster) Enable(ctx context.Context, path, description string) error {
 	}); err != nil {
 		return fmt.Errorf("cluster: enabling %s at %s: %w", c.opts.Plugin.Name, path, err)
 	}
+	// OpenBao standbys serve reads from their own copy of storage, which trails the active node's: wait until every
+	// node routes the new mount.
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		if err := n.poll(ctx, time.Minute, "the mount "+path, func() error {
+			_, err := n.Client.Logical().ReadWithContext(ctx, path+"/config")
+			if err != nil && strings.Contains(err.Error(), "no handler for route") {
+				return err
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
