@@ -211,9 +211,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// cacheDir is the per-user cache the Vault build also uses.
-func cacheDir() string { return hcplugin.CacheDir() }
-
 // hashicorpPlugin returns HashiCorp's plugin binary, built once per version (internal/hcplugin).
 func hashicorpPlugin(root string, logf func(string, ...any)) (string, error) {
 	return hcplugin.Binary(root, logf)
