@@ -6,6 +6,7 @@
 // the plugin binary (as separate machines would). Nodes join with retry_join and are unsealed with the one Shamir
 // key. On Vault the plugin is registered once, through the API (the catalog lives in replicated storage); on OpenBao
 // every node registers it itself from a declarative plugin block in its configuration, as `make dev` does there.
+// Options.Plugins adds more plugins, handled the same way (the benchmark mounts HashiCorp's next to this one).
 package cluster
 
 import (
@@ -44,6 +45,8 @@ type Options struct {
 	Dir string
 	// Plugin is the secrets plugin every node gets.
 	Plugin Plugin
+	// Plugins are more secrets plugins every node gets and the cluster registers, each under its own name.
+	Plugins []Plugin
 	// LogLevel is the servers' log level (default "info").
 	LogLevel string
 	// Env is the servers' environment; nil means this process's environment without VAULT_* and BAO_* variables.
@@ -58,7 +61,8 @@ type Plugin struct {
 	Name string
 	// Binary is the path of the plugin binary, copied into every node's plugin directory.
 	Binary string
-	// Version is the version it is registered with (the version the binary reports).
+	// Version is the version it is registered with (the version the binary reports); empty registers it without one
+	// (Vault only: OpenBao's declarative registration needs a version).
 	Version string
 	// Env is the plugin's environment (operator settings such as ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS).
 	Env []string
@@ -72,6 +76,8 @@ type Cluster struct {
 	RootToken string
 	SHA256    string
 	unsealKey string
+	// sums are the hex sha256 of every plugin binary, Options.Plugin's and Options.Plugins', by name.
+	sums map[string]string
 }
 
 // Node is one server of the cluster.
@@ -113,7 +119,17 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	c := &Cluster{opts: opts}
+	seen := map[string]bool{}
+	for _, p := range opts.plugins() {
+		if p.Name == "" || p.Binary == "" || seen[p.Name] {
+			return nil, fmt.Errorf("cluster: plugin %q: each plugin needs a name of its own and a binary", p.Name)
+		}
+		if p.Version == "" && opts.Server == ServerOpenBao {
+			return nil, fmt.Errorf("cluster: plugin %q: OpenBao registers plugins from its configuration, which needs a version", p.Name)
+		}
+		seen[p.Name] = true
+	}
+	c := &Cluster{opts: opts, sums: map[string]string{}}
 	defer func() {
 		if err != nil {
 			c.Stop()
@@ -197,16 +213,19 @@ func (c *Cluster) newNode(i int) (*Node, error) {
 		return nil, err
 	}
 	// Vault runs plugins only from inside its plugin_directory and refuses symlinks that lead out of it.
-	dst := filepath.Join(n.Dir, "plugins", c.opts.Plugin.Name)
-	sum, err := copyFile(c.opts.Plugin.Binary, dst)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: copying the plugin: %w", err)
+	for _, p := range c.opts.plugins() {
+		dst := n.PluginBinary(p.Name)
+		sum, err := copyFile(p.Binary, dst)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: copying the plugin %s: %w", p.Name, err)
+		}
+		if want, ok := c.sums[p.Name]; !ok {
+			c.sums[p.Name] = sum
+		} else if sum != want {
+			return nil, fmt.Errorf("cluster: the plugin copied to %s has sha256 %s, want %s", dst, sum, want)
+		}
 	}
-	if c.SHA256 == "" {
-		c.SHA256 = sum
-	} else if sum != c.SHA256 {
-		return nil, fmt.Errorf("cluster: the plugin copied to %s has sha256 %s, want %s", dst, sum, c.SHA256)
-	}
+	c.SHA256 = c.sums[c.opts.Plugin.Name]
 	apiPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -243,65 +262,121 @@ func (c *Cluster) writeConfig(n *Node) error {
 	fmt.Fprintf(&b, "api_addr         = %q\ncluster_addr     = %q\nplugin_directory = %q\ndisable_mlock    = true\nlog_level        = %q\n",
 		n.Addr, n.ClusterAddr, filepath.Join(n.Dir, "plugins"), c.opts.LogLevel)
 	if c.opts.Server == ServerOpenBao {
-		p := c.opts.Plugin
-		fmt.Fprintf(&b, "plugin_auto_register = true\nplugin \"secret\" %q {\n  command   = %q\n  version   = %q\n  sha256sum = %q\n  env       = [",
-			p.Name, p.Name, p.Version, c.SHA256)
-		for i, kv := range p.Env {
-			if i > 0 {
-				b.WriteString(", ")
+		b.WriteString("plugin_auto_register = true\n")
+		for _, p := range c.opts.plugins() {
+			fmt.Fprintf(&b, "plugin \"secret\" %q {\n  command   = %q\n  version   = %q\n  sha256sum = %q\n  env       = [",
+				p.Name, p.Name, p.Version, c.sums[p.Name])
+			for i, kv := range p.Env {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "%q", kv)
 			}
-			fmt.Fprintf(&b, "%q", kv)
+			b.WriteString("]\n}\n")
 		}
-		b.WriteString("]\n}\n")
 	}
 	return os.WriteFile(filepath.Join(n.Dir, "server.hcl"), []byte(b.String()), 0o600)
 }
 
-// register puts the plugin in the catalog. Vault keeps the catalog in replicated storage: one registration through
-// the active node serves every node. OpenBao nodes registered it from their configuration; this checks they did.
+// plugins are Options.Plugin then Options.Plugins.
+func (o *Options) plugins() []Plugin {
+	return append([]Plugin{o.Plugin}, o.Plugins...)
+}
+
+// register puts the plugins in the catalog. Vault keeps the catalog in replicated storage: one registration through
+// the active node serves every node. OpenBao nodes registered them from their configuration; this checks they did.
 func (c *Cluster) register(ctx context.Context) error {
 	active, err := c.WaitActive(ctx, time.Minute)
 	if err != nil {
 		return err
 	}
-	p := c.opts.Plugin
-	path := "sys/plugins/catalog/secret/" + p.Name
-	if c.opts.Server == ServerVault {
-		env := p.Env
-		if env == nil {
-			env = []string{}
+	for _, p := range c.opts.plugins() {
+		sum := c.sums[p.Name]
+		path := "sys/plugins/catalog/secret/" + p.Name
+		if c.opts.Server == ServerVault {
+			env := p.Env
+			if env == nil {
+				env = []string{}
+			}
+			in := map[string]any{"sha256": sum, "command": p.Name, "env": env}
+			if p.Version != "" {
+				in["version"] = p.Version
+			}
+			if _, err := active.Client.Logical().WriteWithContext(ctx, path, in); err != nil {
+				return fmt.Errorf("cluster: registering %s %s: %w", p.Name, p.Version, err)
+			}
 		}
-		if _, err := active.Client.Logical().WriteWithContext(ctx, path, map[string]any{
-			"sha256": c.SHA256, "command": p.Name, "version": p.Version, "env": env,
-		}); err != nil {
-			return fmt.Errorf("cluster: registering %s %s: %w", p.Name, p.Version, err)
+		version, err := c.registeredVersion(ctx, active, p, sum)
+		if err != nil {
+			return err
 		}
+		c.opts.Logf("%s %s registered (sha256 %s)", p.Name, version, sum)
 	}
-	s, err := active.Client.Logical().ReadWithDataWithContext(ctx, path, map[string][]string{"version": {p.Version}})
-	if err != nil {
-		return fmt.Errorf("cluster: reading %s: %w", path, err)
-	}
-	if s == nil || s.Data["sha256"] != c.SHA256 {
-		var got any
-		if s != nil {
-			got = s.Data["sha256"]
-		}
-		return fmt.Errorf("cluster: the catalog holds %s %s with sha256 %v, want %s", p.Name, p.Version, got, c.SHA256)
-	}
-	c.opts.Logf("%s %s registered (sha256 %s)", p.Name, p.Version, c.SHA256)
 	return nil
 }
 
-// Enable mounts the plugin at path with its registered version, through the active node.
+// registeredVersion checks that the catalog holds p with sha256 sum and returns the version it is registered under:
+// p.Version, or, when that is empty, the version Vault recorded (the one the binary reports, if it reports one).
+func (c *Cluster) registeredVersion(ctx context.Context, active *Node, p Plugin, sum string) (string, error) {
+	path := "sys/plugins/catalog/secret/" + p.Name
+	versions := []string{p.Version}
+	if p.Version == "" {
+		list, err := active.Client.Sys().ListPluginsWithContext(ctx, &api.ListPluginsInput{Type: api.PluginTypeSecrets})
+		if err != nil {
+			return "", fmt.Errorf("cluster: listing the catalog: %w", err)
+		}
+		for _, d := range list.Details {
+			if d.Name == p.Name && !d.Builtin && d.Version != "" {
+				versions = append(versions, d.Version)
+			}
+		}
+	}
+	var got []any
+	for _, v := range versions {
+		var query map[string][]string
+		if v != "" {
+			query = map[string][]string{"version": {v}}
+		}
+		s, err := active.Client.Logical().ReadWithDataWithContext(ctx, path, query)
+		if err != nil {
+			return "", fmt.Errorf("cluster: reading %s: %w", path, err)
+		}
+		if s != nil && s.Data["sha256"] == sum {
+			return v, nil
+		}
+		if s != nil {
+			got = append(got, s.Data["sha256"])
+		}
+	}
+	return "", fmt.Errorf("cluster: the catalog holds %s %s with sha256 %v, want %s", p.Name, p.Version, got, sum)
+}
+
+// Enable mounts the plugin (Options.Plugin) at path with its registered version, through the active node.
 func (c *Cluster) Enable(ctx context.Context, path, description string) error {
+	return c.EnablePlugin(ctx, c.opts.Plugin.Name, path, description)
+}
+
+// EnablePlugin mounts the plugin named name (Options.Plugin or one of Options.Plugins) at path with its registered
+// version, through the active node, and waits until every running node routes the mount.
+func (c *Cluster) EnablePlugin(ctx context.Context, name, path, description string) error {
+	var p *Plugin
+	for _, q := range c.opts.plugins() {
+		if q.Name == name {
+			p = &q
+			break
+		}
+	}
+	if p == nil {
+		return fmt.Errorf("cluster: no plugin %q in the cluster's options", name)
+	}
 	active, err := c.WaitActive(ctx, time.Minute)
 	if err != nil {
 		return err
 	}
 	if err := active.Client.Sys().MountWithContext(ctx, path, &api.MountInput{
-		Type: c.opts.Plugin.Name, Description: description, Config: api.MountConfigInput{PluginVersion: c.opts.Plugin.Version},
+		Type: p.Name, Description: description, Config: api.MountConfigInput{PluginVersion: p.Version},
 	}); err != nil {
-		return fmt.Errorf("cluster: enabling %s at %s: %w", c.opts.Plugin.Name, path, err)
+		return fmt.Errorf("cluster: enabling %s at %s: %w", p.Name, path, err)
 	}
 	// OpenBao standbys serve reads from their own copy of storage, which trails the active node's: wait until every
 	// node routes the new mount.
@@ -320,6 +395,12 @@ func (c *Cluster) Enable(ctx context.Context, path, description string) error {
 		}
 	}
 	return nil
+}
+
+// PluginBinary is the path of the named plugin's binary in the node's plugin directory (the executable of the
+// plugin processes the node runs).
+func (n *Node) PluginBinary(name string) string {
+	return filepath.Join(n.Dir, "plugins", name)
 }
 
 // start runs the node's server process.
