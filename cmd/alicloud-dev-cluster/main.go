@@ -22,6 +22,7 @@ import (
 
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/emulator"
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/cluster"
+	"github.com/hashicorp/vault/api"
 )
 
 // The key of the RAM user vault-root in scripts/dev-seed.json; it exists only inside the emulator.
@@ -136,12 +137,23 @@ func run(ctx context.Context) error {
 	}
 	// Prove the chain through every node before saying it works; the credentials themselves are not printed.
 	for _, n := range c.Nodes {
-		s, err := n.Client.Logical().ReadWithContext(ctx, mount+"/creds/readonly")
-		if err == nil && s == nil {
-			err = errors.New("no such path (404)")
+		var s *api.Secret
+		t0 := time.Now()
+		for {
+			s, err = n.Client.Logical().ReadWithContext(ctx, mount+"/creds/readonly")
+			if err == nil && s == nil {
+				err = errors.New("no such path (404)")
+			}
+			if err == nil || time.Since(t0) > 30*time.Second {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: read %s/creds/readonly: %w", n.Name, mount, err)
+		}
+		if d := time.Since(t0); d > time.Second/2 {
+			logf("%s answered after %s (an OpenBao standby serves reads from its own copy of storage, which trails the active node's)", n.Name, d.Round(100*time.Millisecond))
 		}
 		role := "standby"
 		if n == active {
