@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/cluster"
 )
 
 // process is a child process whose output goes to a log file.
@@ -82,27 +84,14 @@ func (p *process) waitReady(timeout time.Duration, ok func() error) error {
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("%s exited (%v); log %s:\n%s", p.name, p.err, p.logPath, tail(p.logPath, 30))
+			return fmt.Errorf("%s exited (%v); log %s:\n%s", p.name, p.err, p.logPath, cluster.Tail(p.logPath, 30))
 		default:
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %v; log %s:\n%s", p.name, timeout, err, p.logPath, tail(p.logPath, 30))
+			return fmt.Errorf("%s not ready after %s: %v; log %s:\n%s", p.name, timeout, err, p.logPath, cluster.Tail(p.logPath, 30))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // freeAddr returns a 127.0.0.1 address that was free a moment ago.

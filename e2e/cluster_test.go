@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -71,17 +69,8 @@ func startCluster(t *testing.T, c *cloud, extraEnv ...string) *testCluster {
 
 // checkNodeLog fails t when a node's log reports a plugin data race or panic, and prints its tail when t failed.
 func checkNodeLog(t testing.TB, n *cluster.Node) {
-	f, err := os.Open(n.LogPath)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64*1024), 4<<20)
-	for sc.Scan() {
-		if line := sc.Text(); strings.Contains(line, "WARNING: DATA RACE") || strings.Contains(line, "panic: ") {
-			t.Errorf("%s log reports a plugin failure: %s", n.Name, line)
-		}
+	for _, line := range cluster.PluginFailures(n.LogPath) {
+		t.Errorf("%s log reports a plugin failure: %s", n.Name, line)
 	}
 	if t.Failed() {
 		t.Logf("--- %s log %s (last lines) ---\n%s", n.Name, n.LogPath, cluster.Tail(n.LogPath, 60))

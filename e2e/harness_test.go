@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/cluster"
 )
 
 const (
@@ -348,55 +349,22 @@ func (v *vaultServer) fatalf(format string, args ...any) {
 	v.t.Fatalf("%s\n--- vault log (last lines) ---\n%s", fmt.Sprintf(format, args...), v.logTail(60))
 }
 
-func (v *vaultServer) logTail(n int) string {
-	data, err := os.ReadFile(v.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (v *vaultServer) logTail(n int) string { return cluster.Tail(v.logPath, n) }
 
 // checkLog fails the test when the plugin, which writes its stderr into Vault's log, reported a data race or a
 // panic, and prints the log's tail when the test failed for any reason.
 func (v *vaultServer) checkLog() {
-	f, err := os.Open(v.logPath)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64*1024), 4<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.Contains(line, "WARNING: DATA RACE") || strings.Contains(line, "panic: ") {
-			v.t.Errorf("vault log reports a plugin failure: %s", line)
-		}
+	for _, line := range cluster.PluginFailures(v.logPath) {
+		v.t.Errorf("vault log reports a plugin failure: %s", line)
 	}
 	if v.t.Failed() {
 		v.t.Logf("--- vault log %s (last lines) ---\n%s", v.logPath, v.logTail(80))
 	}
 }
 
-// cleanEnv is the test's environment without what would point a server, its plugins or the CLI elsewhere: VAULT_*
-// and BAO_* (a developer's own VAULT_ADDR or BAO_TOKEN), Alibaba credentials (ALICLOUD_*, ALIBABA_CLOUD_*: HashiCorp's
-// plugin reads them before its config), proxies and SSL_CERT_FILE.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch uk := strings.ToUpper(k); {
-		case strings.HasPrefix(uk, "VAULT_"), strings.HasPrefix(uk, "BAO_"), strings.HasPrefix(uk, "ALICLOUD_"), strings.HasPrefix(uk, "ALIBABA_CLOUD_"),
-			uk == "HTTP_PROXY", uk == "HTTPS_PROXY", uk == "NO_PROXY", uk == "ALL_PROXY", uk == "SSL_CERT_FILE", uk == "SSL_CERT_DIR":
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
+// cleanEnv is the test's environment without what would point a server, its plugins or the CLI elsewhere
+// (cluster.CleanEnv).
+func cleanEnv() []string { return cluster.CleanEnv() }
 
 // cliVars are the variables that point a CLI command at addr with token: VAULT_ADDR and VAULT_TOKEN for vault,
 // BAO_ADDR and BAO_TOKEN for bao (which also reads the VAULT_ ones; TestOpenBaoDeclarativePlugin checks that).

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/cluster"
 )
 
 // process is a child process whose output goes to a log file (appended, so a
@@ -86,19 +88,6 @@ func (p *process) kill() {
 	}
 	_ = p.cmd.Process.Kill()
 	<-p.exited
-}
-
-// tail returns the last n lines of a file, for error messages.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // freePort returns a 127.0.0.1 port that was free a moment ago.
@@ -221,7 +210,7 @@ func startEmulator(bin, dir, seedFile string, faultSeed int64) (*emulatorProc, e
 			return e, nil
 		} else if !p.alive() || time.Now().After(deadline) {
 			p.stop(5 * time.Second)
-			return nil, fmt.Errorf("emulator not ready: %v; log:\n%s", err, tail(p.logPath, 20))
+			return nil, fmt.Errorf("emulator not ready: %v; log:\n%s", err, cluster.Tail(p.logPath, 20))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -337,10 +326,10 @@ func (v *vaultProc) Start(ctx context.Context) error {
 				return nil
 			}
 			if !p.alive() {
-				return fmt.Errorf("vault exited while waiting for %s: %v; log:\n%s", what, p.err, tail(v.logPath, 30))
+				return fmt.Errorf("vault exited while waiting for %s: %v; log:\n%s", what, p.err, cluster.Tail(v.logPath, 30))
 			}
 			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("vault: no %s within 90s: %v; log:\n%s", what, err, tail(v.logPath, 30))
+				return fmt.Errorf("vault: no %s within 90s: %v; log:\n%s", what, err, cluster.Tail(v.logPath, 30))
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

@@ -10,6 +10,7 @@
 package cluster
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -738,16 +739,41 @@ func (n *Node) stop(grace time.Duration) {
 	}
 }
 
-// CleanEnv is this process's environment without VAULT_* and BAO_* variables, so that a developer's own VAULT_ADDR
-// or VAULT_TOKEN never points a server or a CLI command elsewhere.
+// CleanEnv is this process's environment without what would point a server, its plugins or a CLI command
+// elsewhere: VAULT_* and BAO_* (a developer's own VAULT_ADDR or BAO_TOKEN), Alibaba credentials (ALICLOUD_*,
+// ALIBABA_CLOUD_*: HashiCorp's plugin reads them before its config), proxies and SSL_CERT_FILE. Callers add back what
+// they mean to give.
 func CleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VAULT_") && !strings.HasPrefix(kv, "BAO_") {
-			env = append(env, kv)
+		k, _, _ := strings.Cut(kv, "=")
+		switch uk := strings.ToUpper(k); {
+		case strings.HasPrefix(uk, "VAULT_"), strings.HasPrefix(uk, "BAO_"), strings.HasPrefix(uk, "ALICLOUD_"), strings.HasPrefix(uk, "ALIBABA_CLOUD_"),
+			uk == "HTTP_PROXY", uk == "HTTPS_PROXY", uk == "NO_PROXY", uk == "ALL_PROXY", uk == "SSL_CERT_FILE", uk == "SSL_CERT_DIR":
+			continue
 		}
+		env = append(env, kv)
 	}
 	return env
+}
+
+// PluginFailures returns the lines of a server's log (where plugins write their stderr) that report a data race
+// or a panic.
+func PluginFailures(path string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64*1024), 4<<20)
+	for sc.Scan() {
+		if line := sc.Text(); strings.Contains(line, "WARNING: DATA RACE") || strings.Contains(line, "panic: ") {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // Tail returns the last n lines of a file, for error messages.
