@@ -24,7 +24,7 @@ type hourSample struct {
 }
 
 // trend is a least-squares line through a series, over the samples after
-// the first (which includes start-up growth).
+// the warm-up.
 type trend struct {
 	First  float64 `json:"first"`
 	Last   float64 `json:"last"`
@@ -33,7 +33,18 @@ type trend struct {
 	Growth float64 `json:"growth"` // slope times the span of the samples
 	Flat   bool    `json:"flat"`
 	Limit  float64 `json:"limit"` // the largest growth counted as flat
+	// WarmS is where the fit starts: the emulator's sessions and its
+	// proxy's idle tunnels (2 minutes) level off by then. Points is how many
+	// samples the fit used.
+	WarmS  float64 `json:"warm_s"`
+	Points int     `json:"points"`
+	Note   string  `json:"note,omitempty"`
 }
+
+// proxyIdleTimeout is how long the emulator's proxy keeps an idle tunnel
+// (emulator/proxy.go): a client that opens a connection per request (as
+// HashiCorp's plugin does) holds that many seconds of them.
+const proxyIdleTimeout = 2 * time.Minute
 
 // hoursResult is the hours axis.
 type hoursResult struct {
@@ -179,12 +190,13 @@ sampling:
 	for _, impl := range impls {
 		res.Issue[impl] = summarize(lat[impl], errs[impl], firstErr[impl], elapsed)
 	}
+	warm := (max(r.o.hoursSession, proxyIdleTimeout) + r.o.hoursInterval).Seconds()
 	series := func(name string, get func(hourSample) float64, absLimit, relLimit float64) {
 		var xs, ys []float64
 		for _, h := range res.Samples {
 			xs, ys = append(xs, h.AtS), append(ys, get(h))
 		}
-		res.Trends[name] = fit(xs, ys, absLimit, relLimit)
+		res.Trends[name] = fit(xs, ys, warm, absLimit, relLimit)
 	}
 	for _, impl := range impls {
 		series(impl+" rss_mb", func(h hourSample) float64 { return h.Plugins[impl].RSSMB }, 4, 0.10)
@@ -201,11 +213,12 @@ sampling:
 	return nil
 }
 
-// fit draws the least-squares line through the points after the first and
-// calls the series flat when its growth over their span stays within
-// max(absLimit, relLimit times the mean).
-func fit(xs, ys []float64, absLimit, relLimit float64) *trend {
-	t := &trend{}
+// fit draws the least-squares line through the points from warm seconds on
+// (the last half of them when fewer than three are that late) and calls the
+// series flat when its growth over their span stays within max(absLimit,
+// relLimit times the mean).
+func fit(xs, ys []float64, warm, absLimit, relLimit float64) *trend {
+	t := &trend{WarmS: warm}
 	if len(ys) == 0 {
 		return t
 	}
@@ -213,9 +226,19 @@ func fit(xs, ys []float64, absLimit, relLimit float64) *trend {
 	for _, y := range ys {
 		t.Max = max(t.Max, y)
 	}
-	if len(ys) > 2 {
-		xs, ys = xs[1:], ys[1:]
+	from := len(xs)
+	for i, x := range xs {
+		if x >= warm {
+			from = i
+			break
+		}
 	}
+	if len(xs)-from < 3 {
+		from = len(xs) / 2
+		t.Note = "run shorter than the warm-up: fitted on the last half of the samples"
+	}
+	xs, ys = xs[from:], ys[from:]
+	t.Points = len(xs)
 	n := float64(len(xs))
 	var sx, sy, sxx, sxy float64
 	for i := range xs {

@@ -114,7 +114,7 @@ func (l *intList) Set(v string) error {
 var quickDefaults = map[string]string{
 	"roles": "10,100,300", "ram-roles": "10,30", "role-writes": "20",
 	"leases": "1000", "mounts": "1,3,5",
-	"hours-duration": "90s", "hours-interval": "15s", "hours-rate": "5", "hours-session": "30s",
+	"hours-duration": "3m", "hours-interval": "15s", "hours-rate": "5", "hours-session": "30s",
 	"latency-ops": "200", "clients": "8", "rounds": "1", "duration": "2s", "warmup": "500ms",
 }
 
