@@ -61,8 +61,9 @@ type hoursResult struct {
 	Issue map[string]latencies `json:"issue"`
 	// SessionsBound is the most STS sessions the emulator can hold alive:
 	// rate times lifetime for each plugin.
-	SessionsBound int `json:"sessions_bound"`
-	MaxPruned     int `json:"max_pruned"`
+	SessionsBound int      `json:"sessions_bound"`
+	MaxPruned     int      `json:"max_pruned"`
+	Profiles      []string `json:"profiles,omitempty"`
 }
 
 func (r *runner) hoursAxis(ctx context.Context, rep *report) error {
@@ -187,6 +188,7 @@ sampling:
 		return ctx.Err()
 	}
 	elapsed := time.Since(begin)
+	res.Profiles = r.profiles(s, "hours")
 	for _, impl := range impls {
 		res.Issue[impl] = summarize(lat[impl], errs[impl], firstErr[impl], elapsed)
 	}

@@ -33,6 +33,7 @@ type leaseCase struct {
 	RevokeCalls     map[string]int64 `json:"revoke_calls,omitempty"`
 	LeftAfterRevoke int              `json:"left_after_revoke"`
 	PluginRevoked   procSample       `json:"plugin_revoked"`
+	Profiles        []string         `json:"profiles,omitempty"`
 }
 
 func (r *runner) leasesAxis(ctx context.Context, rep *report) error {
@@ -89,6 +90,9 @@ func (r *runner) leasesAxis(ctx context.Context, rep *report) error {
 			return err
 		}
 		c.PluginIssued, c.VaultIssued = s.plugin(impl), s.vaultSample()
+		if impl == implOurs {
+			c.Profiles = r.profiles(s, "leases-issued")
+		}
 
 		r.logf("leases: %s: restarting Vault with %d leases", c.Mount, c.Leases)
 		s.vault.stop(2 * time.Minute)

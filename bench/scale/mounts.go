@@ -34,6 +34,7 @@ type mountCase struct {
 	PerMountMin  int       `json:"per_mount_min"`
 	PerMountMax  int       `json:"per_mount_max"`
 	PerMountMean float64   `json:"per_mount_mean"`
+	Profiles     []string  `json:"profiles,omitempty"`
 }
 
 // identityLifetime is how long the emulator's STS sessions, and so the
@@ -137,6 +138,9 @@ func (r *runner) mountsAxis(ctx context.Context, rep *report) error {
 			rep.Mounts = append(rep.Mounts, c)
 			r.logf("mounts: %s x%d: %.1f/s, p99 %.1f ms, per mount %d..%d ops, RSS %.1f MB, %d identity fetches",
 				impl, n, c.Issue.PerSecond, c.Issue.P99MS, c.PerMountMin, c.PerMountMax, c.Plugin.RSSMB, c.IdentityFetches)
+			if impl == implOurs {
+				c.Profiles = r.profiles(s, fmt.Sprintf("mounts-%d", n))
+			}
 		}
 	}
 	return nil
