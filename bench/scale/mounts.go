@@ -104,7 +104,7 @@ func (r *runner) mountsAxis(ctx context.Context, rep *report) error {
 					counts[i].Add(1)
 				}
 				return err
-			})
+			}, s.pluginPID(impl))
 			var per []int
 			for i := range counts {
 				per = append(per, int(counts[i].Load()))

@@ -142,7 +142,7 @@ func (r *runner) rolesAxis(ctx context.Context, rep *report) error {
 			if c.Impl == implOurs && r.o.pprofDir != "" {
 				stopProf = r.cpuProfile(s, fmt.Sprintf("roles-%s-round%d", c.Mount, round+1), r.o.warmup+r.o.duration)
 			}
-			l := measure(ctx, r.o.clients, r.o.warmup, r.o.duration, r.issueOp(s, c, false))
+			l := measure(ctx, r.o.clients, r.o.warmup, r.o.duration, r.issueOp(s, c, false), s.pluginPID(c.Impl))
 			if stopProf != nil {
 				c.Profiles = append(c.Profiles, stopProf()...)
 			}
@@ -215,7 +215,9 @@ func (r *runner) issueOp(s *stack, c *roleCase, each bool) opFunc {
 func combine(rounds []latencies) latencies {
 	var out latencies
 	var p50, p99, mx []float64
+	var cpu float64
 	for _, l := range rounds {
+		cpu += l.PluginCPUMS * float64(l.Ops)
 		out.Ops += l.Ops
 		out.Errors += l.Errors
 		out.Seconds += l.Seconds
@@ -226,6 +228,9 @@ func combine(rounds []latencies) latencies {
 	}
 	if out.Seconds > 0 {
 		out.PerSecond = round2(float64(out.Ops) / out.Seconds)
+	}
+	if out.Ops > 0 {
+		out.PluginCPUMS = round2(cpu / float64(out.Ops))
 	}
 	out.Seconds = round2(out.Seconds)
 	out.P50MS, out.P99MS, out.MaxMS = median(p50), median(p99), median(mx)

@@ -217,6 +217,19 @@ func (s *stack) plugin(impl string) procSample {
 	return out
 }
 
+// pluginPID is the pid of impl's plugin process (0 when none runs).
+func (s *stack) pluginPID(impl string) int {
+	exe := s.ourExe
+	if impl == implHC {
+		exe = s.hcExe
+	}
+	st, err := pluginStatus(exe)
+	if err != nil {
+		return 0
+	}
+	return st.PID
+}
+
 // vaultSample samples Vault.
 func (s *stack) vaultSample() procSample {
 	st, _ := readStatus(s.vault.pid())

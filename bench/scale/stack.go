@@ -520,6 +520,32 @@ func fetch(url, path string, timeout time.Duration) error {
 	return f.Close()
 }
 
+// cpuSeconds returns the user+system CPU time pid has used, from
+// /proc/<pid>/stat (fields 14 and 15, in ticks of 1/100 s).
+func cpuSeconds(pid int) (float64, error) {
+	if pid == 0 {
+		return 0, errors.New("no pid")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: malformed times", pid)
+	}
+	return (utime + stime) / 100, nil
+}
+
 // loadAvg is /proc/loadavg's first three fields.
 func loadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
