@@ -148,9 +148,11 @@ func (rep *report) evaluate(o *options) {
 			}
 		}
 		if last != nil {
-			rss := r.PluginFinal[implOurs].RSSMB
+			// The peak (VmHWM) covers the moment every role was cached and
+			// the load that followed.
+			rss := r.PluginFinal[implOurs].PeakMB
 			limit := rssBaseMB + rssPerRoleKB*float64(last.RolesInProcess)/1024
-			add("roles", fmt.Sprintf("ours plugin RSS with %d roles (all mounts, after the load)", last.RolesInProcess),
+			add("roles", fmt.Sprintf("ours plugin peak RSS with %d roles (all mounts, cached, under load)", last.RolesInProcess),
 				fmt.Sprintf("%.1f MB", rss), fmt.Sprintf("< %.1f MB (64 MB + 2 KB/role)", limit), rss > 0 && rss < limit)
 		}
 	}
