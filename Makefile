@@ -42,8 +42,13 @@ openbao: ## provide the pinned OpenBao server as bin/bao (BAO_BINARY, a bao on P
 
 .PHONY: dev
 dev: ## run Vault (SERVER=openbao: OpenBao) with the plugin against the emulator (Ctrl-C stops everything)
-	@if [[ "$(SERVER)" == openbao ]]; then scripts/openbao.sh; fi
 	VERSION='$(VERSION)' SERVER='$(SERVER)' scripts/dev.sh
+
+.PHONY: cluster
+cluster: build ## a 3-node Raft cluster of Vault (SERVER=openbao: OpenBao) with the plugin, against the emulator (Ctrl-C stops everything)
+	@if [[ "$(SERVER)" == openbao ]]; then scripts/openbao.sh; bin="$${BAO_BINARY:-$(CURDIR)/bin/bao}"; \
+	else bin="$${VAULT_BINARY:-}"; if [[ -z "$$bin" ]]; then scripts/vault.sh; bin="$(CURDIR)/bin/vault"; fi; fi; \
+	$(GO) run ./cmd/alicloud-dev-cluster -server '$(SERVER)' -binary "$$bin" -version '$(VERSION)'
 
 .PHONY: test
 test: fmt-check vet vault openbao ## gofmt check, go vet, unit tests and end-to-end tests (all required, on Vault and on OpenBao) with the race detector

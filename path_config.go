@@ -242,7 +242,8 @@ credential_type drops the identity fields of the old type). Each write checks
 the identity with STS GetCallerIdentity, refuses it with a 400 that says why
 when the check fails, and returns the account id, identity type and ARN.
 Secrets (secret_key, security_token) are never returned; a read shows whether
-they are set. The stored config is seal-wrapped.
+they are set. On Vault Enterprise with a seal that supports it, the stored
+config is also seal-wrapped.
 
 A write that changes sts_endpoint, ram_endpoint, credentials_uri,
 metadata_endpoint, role_arn, oidc_provider_arn, oidc_token_file or

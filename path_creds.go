@@ -45,14 +45,22 @@ source_identity_template, if any.`,
 				DisplayAttrs: &framework.DisplayAttributes{Name: "Source identity"},
 			},
 		},
+		// Issuing ends in a lease, which only the active node can store: a
+		// standby that serves reads itself (OpenBao's default with Raft;
+		// Vault Enterprise's performance standbys) would call Alibaba and then
+		// fail to persist the lease, leaving a credential nobody holds. The
+		// framework answers such a node with ErrReadOnly before the handler
+		// runs, and the server forwards the request to the active node.
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
-				Callback:     b.pathCredsRead,
-				DisplayAttrs: &framework.DisplayAttributes{OperationSuffix: "credentials"},
+				Callback:                  b.pathCredsRead,
+				DisplayAttrs:              &framework.DisplayAttributes{OperationSuffix: "credentials"},
+				ForwardPerformanceStandby: true,
 			},
 			logical.UpdateOperation: &framework.PathOperation{
-				Callback:     b.pathCredsRead,
-				DisplayAttrs: &framework.DisplayAttributes{OperationSuffix: "credentials-with-parameters"},
+				Callback:                  b.pathCredsRead,
+				DisplayAttrs:              &framework.DisplayAttributes{OperationSuffix: "credentials-with-parameters"},
+				ForwardPerformanceStandby: true,
 			},
 		},
 		HelpSynopsis:    pathCredsHelpSyn,

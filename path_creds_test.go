@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
@@ -412,4 +414,43 @@ func TestCreds_RAMUserMissingPolicy(t *testing.T) {
 	e.ok(logical.UpdateOperation, "role/dev", map[string]interface{}{"inline_policies": "[" + ecsDescribeDoc + "]"})
 	resp := e.ok(logical.ReadOperation, "creds/dev", nil)
 	e.addSecret(resp.Data["secret_key"].(string))
+}
+
+// TestCreds_ForwardedFromStandbys: a node that serves reads itself but cannot
+// store leases (an OpenBao standby, a Vault Enterprise performance standby;
+// both report ReplicationPerformanceStandby) must not issue: it answers
+// ErrReadOnly, which makes the server forward the request to the active
+// node, before anything reaches Alibaba.
+func TestCreds_ForwardedFromStandbys(t *testing.T) {
+	e := newTestEnv(t)
+	e.configure(nil)
+	e.ok(logical.CreateOperation, "role/sts", map[string]interface{}{"role_arn": e.readerARN})
+	e.ok(logical.CreateOperation, "role/ram", map[string]interface{}{"ram_groups": "developers"})
+
+	conf := logical.TestBackendConfig()
+	conf.StorageView = e.s
+	conf.BackendUUID = testBackendUUID
+	sv := logical.TestSystemView()
+	sv.ReplicationStateVal = consts.ReplicationPerformanceStandby
+	conf.System = sv
+	conf.Logger = hclog.NewNullLogger()
+	standby := newBackend(e.env)
+	if err := standby.Setup(e.ctx, conf); err != nil {
+		t.Fatal(err)
+	}
+	before := e.emu.Counters()
+	for _, op := range []logical.Operation{logical.ReadOperation, logical.UpdateOperation} {
+		for _, role := range []string{"sts", "ram"} {
+			_, err := standby.HandleRequest(e.ctx, &logical.Request{Operation: op, Path: "creds/" + role, Storage: e.s, Data: map[string]interface{}{}})
+			if err != logical.ErrReadOnly {
+				t.Errorf("%s creds/%s on a standby: error %v, want logical.ErrReadOnly (forward to the active node)", op, role, err)
+			}
+		}
+	}
+	after := e.emu.Counters()
+	for k, n := range after {
+		if n != before[k] {
+			t.Errorf("the standby called Alibaba: %s went from %d to %d", k, before[k], n)
+		}
+	}
 }

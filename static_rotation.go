@@ -18,7 +18,8 @@ import (
 
 // staticRoleStoragePrefix holds one entry per static role: its settings, its
 // schedule and its current AccessKey (secret included). One entry per role
-// keeps a rotation's outcome atomic in storage; the prefix is seal-wrapped.
+// keeps a rotation's outcome atomic in storage; the prefix is marked for seal
+// wrapping (effective on Vault Enterprise).
 const staticRoleStoragePrefix = "static-role/"
 
 // walKindStaticKey is the WAL kind written before a static role's new

@@ -233,6 +233,9 @@ func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLa
 func DefaultEndpoint(p Product, region string, vpc bool) string {
 	switch p {
 	case STS:
+		if host, ok := stsEndpointMap[region]; ok {
+			return "https://" + host
+		}
 		switch {
 		case region == "":
 			return "https://sts.aliyuncs.com"
@@ -253,6 +256,50 @@ func DefaultEndpoint(p Product, region string, vpc bool) string {
 		return "https://ecs." + region + ".aliyuncs.com"
 	}
 	return "https://" + string(p) + ".aliyuncs.com"
+}
+
+// stsEndpointMap is Alibaba's endpoint data for STS: the regions whose
+// endpoint is not sts[-vpc].<region>.aliyuncs.com, as the official SDKs
+// resolve them (alibaba-cloud-sdk-go services/sts/endpoint.go v1.63.107, and
+// the same map in the Tea SDKs' sts-20150401 clients, which use it whatever
+// the network). Mostly finance, government and internal regions served by
+// the central endpoint.
+var stsEndpointMap = map[string]string{
+	"ap-northeast-2-pop":          "sts.aliyuncs.com",
+	"cn-beijing-finance-1":        "sts.aliyuncs.com",
+	"cn-beijing-finance-pop":      "sts.aliyuncs.com",
+	"cn-beijing-gov-1":            "sts.aliyuncs.com",
+	"cn-beijing-nu16-b01":         "sts.aliyuncs.com",
+	"cn-edge-1":                   "sts.aliyuncs.com",
+	"cn-fujian":                   "sts.aliyuncs.com",
+	"cn-haidian-cm12-c01":         "sts.aliyuncs.com",
+	"cn-hangzhou-bj-b01":          "sts.aliyuncs.com",
+	"cn-hangzhou-finance":         "sts.aliyuncs.com",
+	"cn-hangzhou-internal-prod-1": "sts.aliyuncs.com",
+	"cn-hangzhou-internal-test-1": "sts.aliyuncs.com",
+	"cn-hangzhou-internal-test-2": "sts.aliyuncs.com",
+	"cn-hangzhou-internal-test-3": "sts.aliyuncs.com",
+	"cn-hangzhou-test-306":        "sts.aliyuncs.com",
+	"cn-hongkong-finance-pop":     "sts.aliyuncs.com",
+	"cn-huhehaote-nebula-1":       "sts.aliyuncs.com",
+	"cn-north-2-gov-1":            "sts-vpc.cn-north-2-gov-1.aliyuncs.com",
+	"cn-qingdao-nebula":           "sts.aliyuncs.com",
+	"cn-shanghai-et15-b01":        "sts.aliyuncs.com",
+	"cn-shanghai-et2-b01":         "sts.aliyuncs.com",
+	"cn-shanghai-inner":           "sts.aliyuncs.com",
+	"cn-shanghai-internal-test-1": "sts.aliyuncs.com",
+	"cn-shenzhen-finance-1":       "sts-vpc.cn-shenzhen-finance-1.aliyuncs.com",
+	"cn-shenzhen-inner":           "sts.aliyuncs.com",
+	"cn-shenzhen-st4-d01":         "sts.aliyuncs.com",
+	"cn-shenzhen-su18-b01":        "sts.aliyuncs.com",
+	"cn-wuhan":                    "sts.aliyuncs.com",
+	"cn-yushanfang":               "sts.aliyuncs.com",
+	"cn-zhangbei":                 "sts.aliyuncs.com",
+	"cn-zhangbei-na61-b01":        "sts.aliyuncs.com",
+	"cn-zhangjiakou-na62-a01":     "sts.aliyuncs.com",
+	"cn-zhengzhou-nebula-1":       "sts.aliyuncs.com",
+	"eu-west-1-oxs":               "sts.aliyuncs.com",
+	"rus-west-1-pop":              "sts.aliyuncs.com",
 }
 
 func parseEndpoint(raw string) (*url.URL, error) {

@@ -333,6 +333,16 @@ func TestDefaultEndpoints(t *testing.T) {
 		{"cn-hangzhou", true, STS, "https://sts-vpc.cn-hangzhou.aliyuncs.com"},
 		{"cn-hangzhou", true, RAM, "https://ram.aliyuncs.com"},
 		{"", false, RAM, "https://ram.aliyuncs.com"},
+		// Regions whose STS endpoint Alibaba's endpoint data names (the
+		// Go SDK's services/sts/endpoint.go, the Tea SDKs' endpoint map):
+		// the map wins over the regional rule, also for VPC.
+		{"cn-hangzhou-finance", false, STS, "https://sts.aliyuncs.com"},
+		{"cn-hangzhou-finance", true, STS, "https://sts.aliyuncs.com"},
+		{"cn-beijing-finance-1", false, STS, "https://sts.aliyuncs.com"},
+		{"cn-shenzhen-finance-1", false, STS, "https://sts-vpc.cn-shenzhen-finance-1.aliyuncs.com"},
+		{"cn-north-2-gov-1", false, STS, "https://sts-vpc.cn-north-2-gov-1.aliyuncs.com"},
+		{"cn-wuhan", false, STS, "https://sts.aliyuncs.com"},
+		{"cn-shanghai-finance-1", false, STS, "https://sts.cn-shanghai-finance-1.aliyuncs.com"},
 	}
 	for _, tt := range tests {
 		c, err := NewClient(Options{Region: tt.region, UseVPCEndpoint: tt.vpc})

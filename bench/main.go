@@ -19,6 +19,11 @@
 // for ours, an OIDC-role) identity; and two floors: Vault's own
 // auth/token/create and a direct AssumeRole with our aliyun client.
 //
+// Last, a cluster phase starts a 3-node Raft cluster of the same Vault
+// (internal/cluster) with ours and HashiCorp's external plugin, and measures
+// their assumed_role credentials through the active node and through a
+// standby, which forwards each request to the active node.
+//
 // Usage (from the repository root, after `make build vault`):
 //
 //	go run ./bench [-clients 16] [-duration 10s] [-warmup 2s] [-out bench/results]
@@ -74,6 +79,8 @@ type options struct {
 	pprofDir         string
 	pluginSet        bool // -plugin was given
 	pluginB          string
+	cluster          bool
+	clusterNodes     int
 }
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
@@ -84,7 +91,11 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	o := &options{root: root}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.vaultBin, "vault", filepath.Join(root, "bin", "vault"), "Vault binary (make vault)")
+	defVault := filepath.Join(root, "bin", "vault")
+	if v := os.Getenv("VAULT_BINARY"); v != "" {
+		defVault = v
+	}
+	fs.StringVar(&o.vaultBin, "vault", defVault, "Vault binary (default: $VAULT_BINARY, else bin/vault from make vault)")
 	fs.StringVar(&o.pluginBin, "plugin", filepath.Join(root, "bin", "vault-plugin-secrets-alicloud"), "our plugin binary (make build)")
 	fs.StringVar(&o.pluginB, "plugin-b", "", "another build of our plugin, mounted at ours-b next to ours and measured right after it (A/B of a change)")
 	fs.StringVar(&o.emulatorBin, "emulator", filepath.Join(root, "bin", "alicloud-emulator"), "emulator binary (make build)")
@@ -97,7 +108,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.session, "identity-session", 8*time.Second, "lifetime of the STS sessions of the second emulator, for the identity-refresh phases (0: skip them)")
 	fs.DurationVar(&o.refreshDuration, "refresh-duration", 20*time.Second, "time of each identity-refresh phase (several -identity-session lifetimes)")
 	fs.StringVar(&o.out, "out", filepath.Join(root, "bench", "results"), "folder for the JSON results")
-	fs.StringVar(&o.only, "only", "", "comma-separated phase groups to run: floor,assumed_role,ram_user,identity (default: all)")
+	fs.StringVar(&o.only, "only", "", "comma-separated phase groups to run: floor,assumed_role,ram_user,identity,cluster (default: all)")
+	fs.BoolVar(&o.cluster, "cluster", true, "run the cluster phase: creds/ through the active node and through a standby of a Raft cluster, ours and HashiCorp's external plugin (-cluster=false skips it)")
+	fs.IntVar(&o.clusterNodes, "cluster-nodes", 3, "servers in the cluster phase's Raft cluster")
 	fs.BoolVar(&o.direct, "direct", true, "also measure our plugin on the emulator's plain-HTTP endpoint (no proxy, no TLS)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work folder (logs, seed) after the run")
 	fs.StringVar(&o.vaultLogLevel, "vault-log-level", "warn", "Vault's log level")
@@ -108,6 +121,12 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.Visit(func(f *flag.Flag) { o.pluginSet = o.pluginSet || f.Name == "plugin" })
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if o.clusterNodes < 2 {
+		return nil, errors.New("-cluster-nodes must be at least 2 (an active node and a standby)")
+	}
+	if !o.singleNode() && !o.runCluster() {
+		return nil, errors.New("nothing to run: -only selects no phase group (or only cluster, with -cluster=false)")
 	}
 	if o.clients < 1 || o.rounds < 1 || o.duration <= 0 || o.warmup < 0 || o.identityDuration <= 0 || o.refreshDuration <= 0 || o.session < 0 {
 		return nil, errors.New("-clients, -rounds, -duration, -identity-duration and -refresh-duration must be positive, -warmup and -identity-session not negative")
@@ -127,6 +146,14 @@ func (o *options) group(g string) bool {
 	}
 	return false
 }
+
+// singleNode reports whether a phase group on the single dev server is selected.
+func (o *options) singleNode() bool {
+	return o.group("floor") || o.group("assumed_role") || o.group("ram_user") || o.group("identity")
+}
+
+// runCluster reports whether the cluster phase runs.
+func (o *options) runCluster() bool { return o.cluster && o.group("cluster") }
 
 // repoRoot walks up from the working directory to the module root.
 func repoRoot() (string, error) {
@@ -210,9 +237,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "\nresults: %s\n", path)
 	return nil
 }
-
-// cacheDir is the per-user cache the Vault build also uses.
-func cacheDir() string { return hcplugin.CacheDir() }
 
 // hashicorpPlugin returns HashiCorp's plugin binary, built once per version (internal/hcplugin).
 func hashicorpPlugin(root string, logf func(string, ...any)) (string, error) {

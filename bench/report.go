@@ -22,6 +22,7 @@ type report struct {
 	Settings   settings       `json:"settings"`
 	Binaries   binaries       `json:"binaries"`
 	Mounts     []mount        `json:"mounts"`
+	Cluster    *clusterInfo   `json:"cluster,omitempty"`
 	Phases     []*phaseResult `json:"phases"`
 	Memory     []memoryResult `json:"memory"`
 	Targets    []target       `json:"targets"`
@@ -57,8 +58,10 @@ type binaries struct {
 
 // phaseResult is one measured phase.
 type phaseResult struct {
-	Kind     string     `json:"kind"` // floor, assumed_role, ram_user, identity
-	Name     string     `json:"name"`
+	Kind string `json:"kind"` // floor, assumed_role, ram_user, identity, cluster
+	Name string `json:"name"`
+	// Node is the cluster node the clients of a cluster phase send to.
+	Node     string     `json:"node,omitempty"`
 	Mount    string     `json:"mount,omitempty"`
 	Impl     string     `json:"impl"`
 	Identity string     `json:"identity,omitempty"`
@@ -224,6 +227,16 @@ func (r *report) computeTargets() {
 		add("ram_user issue+revoke throughput vs HashiCorp external", ">= 2x", v, v >= 2,
 			fmt.Sprintf("%.0f/s vs %.0f/s (HashiCorp errors: %d)", oursRU.Load.PerSecond, hcExtRU.Load.PerSecond, hcExtRU.Load.Errors))
 	}
+	for _, name := range []string{"ours@active", "ours@standby"} {
+		p := r.find("cluster", name)
+		if p == nil {
+			continue
+		}
+		assume := p.Calls["sts:AssumeRole"]
+		add("emulator calls per credential in the cluster ("+name+")", "1.00", p.CallsPerOp,
+			p.Load.Ops > 0 && p.UpstreamCalls == int64(p.Load.Ops) && assume == int64(p.Load.Ops),
+			fmt.Sprintf("%d calls (AssumeRole %d) for %d credentials", p.UpstreamCalls, assume, p.Load.Ops))
+	}
 	for _, m := range r.Memory {
 		if m.Impl == implOurs {
 			add("our plugin RSS after the run", "<= 64 MB (after 10,000 credentials)", m.Mem.RSSMB,
@@ -306,6 +319,11 @@ func printReport(w io.Writer, r *report) {
 			if ph.Impl != implOurs {
 				vs = x(ratio(r.find("identity", "ours-ecs"), ph))
 			}
+		case "cluster":
+			// Ours through the same kind of node.
+			if ph.Impl != implOurs {
+				vs = x(ratio(r.find("cluster", "ours@"+clusterRole(ph.Name)), ph))
+			}
 		}
 		calls := f2(ph.CallsPerOp)
 		if ph.Kind == "floor" && ph.Impl == "vault" {
@@ -327,6 +345,22 @@ func printReport(w io.Writer, r *report) {
 	p("  row's (floors: as a percentage).")
 	if tok != nil && ours != nil {
 		p("  ours (assumed_role) reaches %.0f%% of the auth/token/create floor.", 100*ratio(ours, tok))
+	}
+	if c := r.Cluster; c != nil {
+		server, _, _ := strings.Cut(c.Server, ",") // "Vault v1.21.0", without the build date
+		p("  cluster: GET <mount>/creds/sts on a %d-node Raft cluster of %s; @active: clients send to the active node (%s);",
+			c.Nodes, server, c.Active)
+		p("  @standby: to a standby (%s), which forwards every request to the active node (one more hop); ours vs this:", c.Standby)
+		p("  ours through the same kind of node. calls/op must be 1.00 (one AssumeRole per credential, wherever it is asked).")
+		var hop []string
+		for _, impl := range []string{"ours", "hc-external"} {
+			if v := ratio(r.find("cluster", impl+"@standby"), r.find("cluster", impl+"@active")); v > 0 {
+				hop = append(hop, fmt.Sprintf("%s %.0f%%", impl, 100*v))
+			}
+		}
+		if len(hop) > 0 {
+			p("  through the standby, as a share of the throughput through the active node: %s.", strings.Join(hop, ", "))
+		}
 	}
 
 	p("")
@@ -355,6 +389,9 @@ func printReport(w io.Writer, r *report) {
 	tw.Flush()
 	p("  CPU time per successful operation by process (/proc/<pid>/stat; the builtin runs inside vault); run cores:")
 	p("  cores the benchmark's processes kept busy; other cores: the rest of the machine (other work skews results).")
+	if r.Cluster != nil {
+		p("  cluster rows: vault and plugin are the sums over every node (the standby's forwarding included).")
+	}
 
 	if r.hasKind("identity") {
 		p("")

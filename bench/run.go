@@ -83,7 +83,9 @@ type mount struct {
 	Path     string `json:"path"`
 	Impl     string `json:"impl"`
 	Identity string `json:"identity"`
-	Note     string `json:"note,omitempty"`
+	// Cluster marks the mounts of the cluster phase's Raft cluster.
+	Cluster bool   `json:"cluster,omitempty"`
+	Note    string `json:"note,omitempty"`
 }
 
 // bench is one run: the processes and what the phases produced.
@@ -97,6 +99,8 @@ type bench struct {
 	emuShort *emulatorProc
 	vault    *vaultProc
 	vc       *vaultClient
+	// cl is the cluster phase's Raft cluster, while it runs.
+	cl *clusterRun
 
 	ourExe, hcExe string // the binaries as Vault runs them, for /proc lookups
 	ourBExe       string // -plugin-b as Vault runs it, when given
@@ -106,6 +110,9 @@ type bench struct {
 }
 
 func (b *bench) shutdown() {
+	if b.cl != nil {
+		b.cl.cl.Stop()
+	}
 	if b.vault != nil {
 		b.vault.stop(30 * time.Second)
 	}
@@ -126,9 +133,12 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 	if err := b.start(ourBin, rep); err != nil {
 		return nil, err
 	}
-	mounts, err := b.setup(ctx)
-	if err != nil {
-		return nil, err
+	var mounts []mount
+	if b.vault != nil {
+		var err error
+		if mounts, err = b.setup(ctx); err != nil {
+			return nil, err
+		}
 	}
 	rep.Mounts = mounts
 	rep.LoadBefore = loadAvg()
@@ -164,18 +174,11 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 		}
 		p.CPU = b.cpuSnapshot().since(cpu0, res)
 		p.Load = res
-		if p.Calls, err = emu.Counters(); err != nil {
+		calls, err := emu.Counters()
+		if err != nil {
 			return err
 		}
-		var total int64
-		for _, n := range p.Calls {
-			total += n
-		}
-		p.UpstreamCalls = total
-		if res.Ops > 0 {
-			p.CallsPerOp = float64(total) / float64(res.Ops)
-		}
-		p.IdentityCalls, p.IdentityFetches = identityCalls(p.Calls)
+		p.setCalls(calls)
 		if p.Session > 0 {
 			p.Lifetimes = round2(res.Seconds / p.Session)
 			p.FetchesPerLifetime = round2(float64(p.IdentityFetches) / p.Lifetimes)
@@ -322,13 +325,25 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 		}
 	}
 
-	rep.LoadAfter = loadAvg()
-	rep.Finished = time.Now()
-	for _, impl := range []string{implOurs, implOursB, implHCExternal, implHCBuiltin} {
-		if m := b.memory(impl); m != nil {
-			rep.Memory = append(rep.Memory, memoryResult{Impl: impl, Process: m.Process, Mem: m.Mem, CredentialsIssued: b.issued[impl]})
+	if b.vault != nil {
+		for _, impl := range []string{implOurs, implOursB, implHCExternal, implHCBuiltin} {
+			if m := b.memory(impl); m != nil {
+				rep.Memory = append(rep.Memory, memoryResult{Impl: impl, Process: m.Process, Mem: m.Mem, CredentialsIssued: b.issued[impl]})
+			}
 		}
 	}
+	if b.o.runCluster() {
+		// The dev server is done: stopping it leaves the machine's cores to
+		// the cluster.
+		if b.vault != nil {
+			b.vault.stop(30 * time.Second)
+		}
+		if err := b.runCluster(ctx, ourBin, rep); err != nil {
+			return nil, err
+		}
+	}
+	rep.LoadAfter = loadAvg()
+	rep.Finished = time.Now()
 	return rep, nil
 }
 
@@ -373,7 +388,7 @@ func combineRounds(rs []*phaseResult) *phaseResult {
 		return rs[0]
 	}
 	last := rs[len(rs)-1]
-	c := &phaseResult{Kind: last.Kind, Name: last.Name, Mount: last.Mount, Impl: last.Impl, Identity: last.Identity,
+	c := &phaseResult{Kind: last.Kind, Name: last.Name, Mount: last.Mount, Impl: last.Impl, Identity: last.Identity, Node: last.Node,
 		Memory: last.Memory, VaultMemory: last.VaultMemory, Calls: map[string]int64{}}
 	var p50, p90, p99 []float64
 	var meanSum, cpuSecs float64
@@ -453,19 +468,35 @@ func (b *bench) cpuSnapshot() cpuSnapshot {
 			s.procs[name] += v
 		}
 	}
-	add("vault", b.vault.cmd.Process.Pid)
 	add("emulator", b.emu.cmd.Process.Pid)
 	if b.emuShort != nil {
 		add("emulator", b.emuShort.cmd.Process.Pid)
 	}
 	add("harness", os.Getpid())
-	for name, exe := range map[string]string{"plugin-ours": b.ourExe, "plugin-hashicorp": b.hcExe, "plugin-ours-b": b.ourBExe} {
-		if exe == "" {
-			continue
+	exes := map[string][]string{"plugin-ours": {b.ourExe}, "plugin-hashicorp": {b.hcExe}, "plugin-ours-b": {b.ourBExe}}
+	if b.cl != nil {
+		// Every node of the cluster and its plugin processes: a request
+		// through a standby costs CPU on two servers.
+		exes = map[string][]string{}
+		for _, n := range b.cl.cl.Nodes {
+			if pid := n.PID(); pid > 0 {
+				add("vault", pid)
+			}
+			exes["plugin-ours"] = append(exes["plugin-ours"], n.PluginBinary(ourPluginName))
+			exes["plugin-hashicorp"] = append(exes["plugin-hashicorp"], n.PluginBinary(hcPluginName))
 		}
-		pids, _ := findProcesses(exe)
-		for _, pid := range pids {
-			add(name, pid)
+	} else {
+		add("vault", b.vault.cmd.Process.Pid)
+	}
+	for name, list := range exes {
+		for _, exe := range list {
+			if exe == "" {
+				continue
+			}
+			pids, _ := findProcesses(exe)
+			for _, pid := range pids {
+				add(name, pid)
+			}
 		}
 	}
 	s.machine, _ = machineBusySeconds()
@@ -495,6 +526,22 @@ func (s cpuSnapshot) since(s0 cpuSnapshot, res loadResult) *cpuUse {
 }
 
 func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
+
+// setCalls records the emulator's counters over the measured part of a phase
+// whose Load is set: the upstream calls, per operation, and those for the
+// engine's own identity.
+func (p *phaseResult) setCalls(calls map[string]int64) {
+	p.Calls = calls
+	var total int64
+	for _, n := range calls {
+		total += n
+	}
+	p.UpstreamCalls = total
+	if p.Load.Ops > 0 {
+		p.CallsPerOp = float64(total) / float64(p.Load.Ops)
+	}
+	p.IdentityCalls, p.IdentityFetches = identityCalls(calls)
+}
 
 // identityCalls counts the calls a plugin made for its own identity (ECS
 // metadata, the credentials URI, AssumeRoleWithOIDC) and, among them, the
@@ -532,7 +579,7 @@ func (b *bench) start(ourBin string, rep *report) error {
 	if b.emu, err = startEmulator(b.o.emulatorBin, b.work, "emulator", seedFile); err != nil {
 		return err
 	}
-	if b.o.group("identity") && b.o.session > 0 {
+	if b.o.singleNode() && b.o.group("identity") && b.o.session > 0 {
 		b.emuShort, err = startEmulator(b.o.emulatorBin, b.work, "emulator-short", seedFile, "-sts-max-duration", b.o.session.String())
 		if err != nil {
 			return err
@@ -570,6 +617,10 @@ func (b *bench) start(ourBin string, rep *report) error {
 	if out, err := exec.Command(b.o.vaultBin, "version").Output(); err == nil {
 		rep.Binaries.Vault.Version = strings.TrimSpace(string(out))
 	}
+	if !b.o.singleNode() {
+		b.logf("emulator %s (proxy %s), no dev server (cluster phase only), work folder %s", b.emu.URL, b.emu.ProxyURL, b.work)
+		return nil
+	}
 	b.vault, err = startVault(b.o.vaultBin, b.work, pluginDir, b.emu, b.o.vaultLogLevel)
 	if err != nil {
 		return err
@@ -596,11 +647,7 @@ func (b *bench) setup(ctx context.Context) ([]mount, error) {
 			// Our plugin's operator settings: the emulator's plain-HTTP
 			// listener besides Alibaba's endpoints (reached through the
 			// proxy), the ECS role, and token files in the work folder.
-			env := []string{
-				"ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS=https://*.aliyuncs.com,http://127.0.0.1:*",
-				"ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true",
-				"ALICLOUD_PLUGIN_TOKEN_DIRS=" + b.work,
-			}
+			env := b.ourPluginEnv()
 			if b.o.pprofDir != "" && p.name == ourPluginName {
 				env = append(env, "BENCH_PPROF_ADDR="+b.pprofAddr())
 			}
@@ -691,6 +738,17 @@ func (b *bench) setup(ctx context.Context) ([]mount, error) {
 		}
 	}
 	return mounts, nil
+}
+
+// ourPluginEnv is our plugin's operator settings: the emulator's plain-HTTP
+// listener allowed besides Alibaba's endpoints, the ECS role, and token files
+// in the work folder.
+func (b *bench) ourPluginEnv() []string {
+	return []string{
+		"ALICLOUD_PLUGIN_ALLOWED_ENDPOINTS=https://*.aliyuncs.com,http://127.0.0.1:*",
+		"ALICLOUD_PLUGIN_ALLOW_AMBIENT_IDENTITY=true",
+		"ALICLOUD_PLUGIN_TOKEN_DIRS=" + b.work,
+	}
 }
 
 // oidcTokenFile has emu's built-in issuer mint a token for the engine's OIDC

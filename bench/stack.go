@@ -247,12 +247,7 @@ func startVault(bin, dir, pluginDir string, emu *emulatorProc, logLevel string) 
 		return nil, err
 	}
 	const token = "bench-root"
-	env := append(baseEnv(),
-		"HTTPS_PROXY="+emu.ProxyURL, "https_proxy="+emu.ProxyURL,
-		"HTTP_PROXY="+emu.ProxyURL, "http_proxy="+emu.ProxyURL,
-		"NO_PROXY=", "no_proxy=",
-		"SSL_CERT_FILE="+emu.CAFile,
-	)
+	env := vaultEnv(emu)
 	args := []string{"server", "-dev", "-dev-root-token-id=" + token, "-dev-listen-address=" + addr,
 		"-dev-plugin-dir=" + pluginDir, "-log-level=" + logLevel}
 	p, err := startProcess("vault", bin, args, env, filepath.Join(dir, "vault.log"))
@@ -276,6 +271,19 @@ func startVault(bin, dir, pluginDir string, emu *emulatorProc, logLevel string) 
 		return nil, err
 	}
 	return v, nil
+}
+
+// vaultEnv is the environment of a Vault server (and so of its plugins):
+// the harness's, cleaned by baseEnv, with every Alibaba Cloud call sent to
+// the emulator's proxy and its CA trusted. Loopback addresses (the API, the
+// cluster's Raft and request forwarding) never go through a proxy.
+func vaultEnv(emu *emulatorProc) []string {
+	return append(baseEnv(),
+		"HTTPS_PROXY="+emu.ProxyURL, "https_proxy="+emu.ProxyURL,
+		"HTTP_PROXY="+emu.ProxyURL, "http_proxy="+emu.ProxyURL,
+		"NO_PROXY=", "no_proxy=",
+		"SSL_CERT_FILE="+emu.CAFile,
+	)
 }
 
 // sha256File returns the hex sha256 of a file, for plugin registration.

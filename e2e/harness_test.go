@@ -185,6 +185,7 @@ type vaultServer struct {
 	port    int
 	Addr    string
 	logPath string
+	env     []string // added to the server's environment
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has exited
@@ -201,9 +202,22 @@ type vaultServer struct {
 // races and panics reported by the plugin either way.
 func startVault(t *testing.T, extraConfig ...string) *vaultServer {
 	t.Helper()
+	return startServer(t, serverOptions{Config: strings.Join(extraConfig, "\n")})
+}
+
+// serverOptions are what startServer adds to a test server: Env (VAR=value) to its process environment, which its
+// plugins inherit, and Config to its configuration file.
+type serverOptions struct {
+	Env    []string
+	Config string
+}
+
+// startServer is startVault with options.
+func startServer(t *testing.T, o serverOptions) *vaultServer {
+	t.Helper()
 	requireSuite(t)
 	dir := t.TempDir()
-	v := &vaultServer{t: t, dir: dir, port: freePort(t), logPath: filepath.Join(dir, "vault.log")}
+	v := &vaultServer{t: t, dir: dir, port: freePort(t), logPath: filepath.Join(dir, "vault.log"), env: o.Env}
 	v.Addr = fmt.Sprintf("http://127.0.0.1:%d", v.port)
 	cfg := fmt.Sprintf(`
 storage "file" {
@@ -219,7 +233,7 @@ cluster_addr     = "https://127.0.0.1:%d"
 plugin_directory = %q
 disable_mlock    = true
 log_level        = "debug"
-`, filepath.Join(dir, "data"), v.port, freePort(t), v.Addr, freePort(t), suite.pluginDir) + strings.Join(extraConfig, "\n")
+`, filepath.Join(dir, "data"), v.port, freePort(t), v.Addr, freePort(t), suite.pluginDir) + o.Config
 	if err := os.WriteFile(filepath.Join(dir, "vault.hcl"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +253,7 @@ func (v *vaultServer) Start() {
 		v.t.Fatal(err)
 	}
 	cmd := exec.Command(suite.vaultBin, "server", "-config="+filepath.Join(v.dir, "vault.hcl"))
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), v.env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	detach(cmd)
 	if err := cmd.Start(); err != nil {
@@ -367,14 +381,19 @@ func (v *vaultServer) checkLog() {
 	}
 }
 
-// cleanEnv is the test's environment without VAULT_* and BAO_* variables, so a developer's own VAULT_ADDR or
-// BAO_TOKEN never points the tests at another server.
+// cleanEnv is the test's environment without what would point a server, its plugins or the CLI elsewhere: VAULT_*
+// and BAO_* (a developer's own VAULT_ADDR or BAO_TOKEN), Alibaba credentials (ALICLOUD_*, ALIBABA_CLOUD_*: HashiCorp's
+// plugin reads them before its config), proxies and SSL_CERT_FILE.
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VAULT_") && !strings.HasPrefix(kv, "BAO_") {
-			env = append(env, kv)
+		k, _, _ := strings.Cut(kv, "=")
+		switch uk := strings.ToUpper(k); {
+		case strings.HasPrefix(uk, "VAULT_"), strings.HasPrefix(uk, "BAO_"), strings.HasPrefix(uk, "ALICLOUD_"), strings.HasPrefix(uk, "ALIBABA_CLOUD_"),
+			uk == "HTTP_PROXY", uk == "HTTPS_PROXY", uk == "NO_PROXY", uk == "ALL_PROXY", uk == "SSL_CERT_FILE", uk == "SSL_CERT_DIR":
+			continue
 		}
+		env = append(env, kv)
 	}
 	return env
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/aliyun"
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/emulator"
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/emulator/emulatortest"
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/hcplugin"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestMigrateFromBuiltin(t *testing.T) {
 	requireSuite(t)
 	if suite.server == serverOpenBao {
-		t.Skip("OpenBao bundles no AliCloud plugin; TestMigrateKeyless and TestMigrateFromExternal cover its users")
+		t.Skip("OpenBao bundles no AliCloud plugin; TestMigrateKeyless covers its users, swapping from HashiCorp's external build")
 	}
 	t.Parallel() // each test has its own Vault and emulator
 	c := newCloud(t, emulator.Options{})
@@ -58,16 +59,7 @@ func TestMigrateFromBuiltin(t *testing.T) {
 	}
 	wantFields(t, "role developer", v.Read(legacy+"/role/developer").Data, map[string]any{"ttl": 1800, "max_ttl": 3600})
 
-	var sts secretJSON
-	v.CLIJSON(&sts, "read", "-format=json", legacy+"/creds/readonly")
-	if id, err := c.Identity(aliyun.Credentials{AccessKeyID: sts.str(t, "access_key"), AccessKeySecret: sts.str(t, "secret_key"), SecurityToken: sts.str(t, "security_token")}); err != nil || id.IdentityType != "AssumedRoleUser" {
-		t.Errorf("STS credentials from a migrated role: identity %+v, error %v", id, err)
-	}
-	var ram secretJSON
-	v.CLIJSON(&ram, "read", "-format=json", legacy+"/creds/developer")
-	if id, err := c.Identity(aliyun.Credentials{AccessKeyID: ram.str(t, "access_key"), AccessKeySecret: ram.str(t, "secret_key")}); err != nil || id.IdentityType != "RAMUser" {
-		t.Errorf("RAM user key from a migrated role: identity %+v, error %v", id, err)
-	}
+	ram := checkMigratedCreds(t, v, c, legacy)
 	if ram.LeaseDuration != 1800 {
 		t.Errorf("lease of a migrated ram_user role: %ds, want the role's ttl 1800", ram.LeaseDuration)
 	}
@@ -177,10 +169,11 @@ func enableHashiCorpPlugin(t *testing.T, v *vaultServer, path string) {
 }
 
 // TestMigrateKeyless: HashiCorp's plugin takes a config without keys and then uses the Alibaba SDK's chain (the
-// ALICLOUD_* environment variables, then the ECS instance role). A mount configured that way is swapped to this
-// engine; the identity keeps coming from the plugin's environment, or from the (emulated) metadata service, and a
-// lease issued by the swapped engine revokes. On Vault the old plugin is the bundled one; on OpenBao, its external
-// build.
+// ALICLOUD_* environment variables, then the ECS instance role). A server runs with its Alibaba traffic sent to the
+// emulator's proxy (the old plugin's endpoints are fixed) and with the identity in its environment or on the
+// (emulated) metadata service; the old plugin, on a mount configured without keys, issues a RAM user; the mount is
+// swapped to this engine, which keeps the identity, issues, and revokes the old plugin's lease and its own. On Vault
+// the old plugin is the bundled one; on OpenBao, its external build.
 func TestMigrateKeyless(t *testing.T) {
 	requireSuite(t)
 	t.Parallel()
@@ -188,17 +181,16 @@ func TestMigrateKeyless(t *testing.T) {
 		t.Run(source, func(t *testing.T) {
 			t.Parallel()
 			c := newCloud(t, emulator.Options{})
-			v := startVault(t)
-			const legacy = "legacy"
-			enableHashiCorpPlugin(t, v, legacy)
-			v.MustCLI("write", legacy+"/config", "access_key=", "secret_key=")
-			v.MustCLI("write", legacy+"/role/readonly", "role_arn="+c.ReadonlyARN)
-			v.MustCLI("write", legacy+"/role/developer", "remote_policies=name:ReadOnlyAccess,type:System")
-
-			env := pluginEnv()
-			update := map[string]any{"sts_endpoint": c.URL, "ram_endpoint": c.URL}
+			caFile := filepath.Join(t.TempDir(), "emulator-ca.pem")
+			proxy := emulatortest.Proxy(t, c.Emu, caFile)
+			env := []string{"HTTPS_PROXY=" + proxy, "https_proxy=" + proxy, "HTTP_PROXY=" + proxy, "http_proxy=" + proxy,
+				"NO_PROXY=", "no_proxy=", "SSL_CERT_FILE=" + caFile}
 			wantARN := "acs:ram::" + c.AccountID + ":user/" + engineUser
+			// HashiCorp's plugin names its users <display name>-<role>-..., outside the vault- prefix README "RAM
+			// permissions" scopes to, so its users held RAM rights on every user, as here.
+			principal, principalType := engineUser, "user"
 			if source == "environment" {
+				// Where HashiCorp's users put the key: the server's environment, which plugins inherit.
 				env = append(env, "ALICLOUD_ACCESS_KEY="+c.EngineKey.AccessKeyID, "ALICLOUD_SECRET_KEY="+c.EngineKey.AccessKeySecret)
 			} else {
 				const ecsRole = "EcsVaultRole"
@@ -210,37 +202,65 @@ func TestMigrateKeyless(t *testing.T) {
 					t.Fatal(err)
 				}
 				c.Emu.SetECS(emulator.ECSSettings{RoleName: ecsRole})
-				// The metadata service is at 100.100.100.200 on ECS; here it is the emulator's.
-				update["metadata_endpoint"] = c.URL
 				wantARN = "acs:ram::" + c.AccountID + ":assumed-role/" + ecsRole + "/"
+				principal, principalType = ecsRole, "role"
 			}
-			swapToThisEngine(t, v, legacy, env...)
+			if err := c.Emu.AttachPolicy(principalType, principal, "System", "AliyunRAMFullAccess"); err != nil {
+				t.Fatal(err)
+			}
+			v := startServer(t, serverOptions{Env: env})
+			const legacy = "legacy"
+			enableHashiCorpPlugin(t, v, legacy)
+			v.MustCLI("write", legacy+"/config", "access_key=", "secret_key=")
+			v.MustCLI("write", legacy+"/role/readonly", "role_arn="+c.ReadonlyARN)
+			v.MustCLI("write", legacy+"/role/developer", "remote_policies=name:ReadOnlyAccess,type:System")
+			var old secretJSON
+			v.CLIJSON(&old, "read", "-format=json", legacy+"/creds/developer")
+			if _, err := c.Identity(aliyun.Credentials{AccessKeyID: old.str(t, "access_key"), AccessKeySecret: old.str(t, "secret_key")}); err != nil {
+				t.Fatalf("the old plugin's RAM user key does not work: %v", err)
+			}
+			if got := c.VaultUsers(); len(got) != 1 {
+				t.Fatalf("RAM users after the old plugin's issue: %v, want one", got)
+			}
 
+			swapToThisEngine(t, v, legacy, pluginEnv()...)
 			cfg := v.Read(legacy + "/config")
 			if cfg == nil {
 				t.Fatal("the keyless config is not readable after the swap")
 			}
 			wantFields(t, "keyless config after the swap", cfg.Data, map[string]any{"credential_type": "legacy_chain", "access_key": "", "secret_key_set": false})
-			// The old plugin could not point at other endpoints; the partial write adds them and keeps the identity.
-			resp := v.Write(legacy+"/config", update)
-			if resp == nil || !strings.HasPrefix(resp.Data["arn"].(string), wantARN) {
-				t.Fatalf("partial config write: identity %v, want %s", resp, wantARN)
+			if source == "instance role" {
+				// This engine asks the metadata service directly, never through a proxy; on ECS it needs no write.
+				v.Write(legacy+"/config", map[string]any{"metadata_endpoint": c.URL})
+			}
+			if id := v.Read(legacy + "/config/identity"); id == nil || !strings.HasPrefix(id.Data["arn"].(string), wantARN) {
+				t.Fatalf("identity after the swap: %v, want %s", id, wantARN)
 			}
 
-			var sts secretJSON
-			v.CLIJSON(&sts, "read", "-format=json", legacy+"/creds/readonly")
-			if id, err := c.Identity(aliyun.Credentials{AccessKeyID: sts.str(t, "access_key"), AccessKeySecret: sts.str(t, "secret_key"), SecurityToken: sts.str(t, "security_token")}); err != nil || id.IdentityType != "AssumedRoleUser" {
-				t.Errorf("STS credentials under the keyless config: identity %+v, error %v", id, err)
+			ram := checkMigratedCreds(t, v, c, legacy)
+			for _, lease := range []string{old.LeaseID, ram.LeaseID} {
+				v.MustCLI("lease", "revoke", "-sync", lease)
 			}
-			var ram secretJSON
-			v.CLIJSON(&ram, "read", "-format=json", legacy+"/creds/developer")
-			if id, err := c.Identity(aliyun.Credentials{AccessKeyID: ram.str(t, "access_key"), AccessKeySecret: ram.str(t, "secret_key")}); err != nil || id.IdentityType != "RAMUser" {
-				t.Errorf("RAM user key under the keyless config: identity %+v, error %v", id, err)
-			}
-			v.MustCLI("lease", "revoke", "-sync", ram.LeaseID)
 			if got := c.VaultUsers(); len(got) != 0 {
-				t.Errorf("users left after revoking the only ram_user lease: %v", got)
+				t.Errorf("users left after revoking the old plugin's lease and this engine's: %v", got)
 			}
 		})
 	}
+}
+
+// checkMigratedCreds reads creds/readonly (assumed_role) and creds/developer (ram_user) of a migrated mount with the
+// CLI and checks both work; it returns the ram_user lease for the caller to revoke.
+func checkMigratedCreds(t *testing.T, v *vaultServer, c *cloud, path string) secretJSON {
+	t.Helper()
+	var sts secretJSON
+	v.CLIJSON(&sts, "read", "-format=json", path+"/creds/readonly")
+	if id, err := c.Identity(aliyun.Credentials{AccessKeyID: sts.str(t, "access_key"), AccessKeySecret: sts.str(t, "secret_key"), SecurityToken: sts.str(t, "security_token")}); err != nil || id.IdentityType != "AssumedRoleUser" {
+		t.Errorf("STS credentials from %s/creds/readonly: identity %+v, error %v", path, id, err)
+	}
+	var ram secretJSON
+	v.CLIJSON(&ram, "read", "-format=json", path+"/creds/developer")
+	if id, err := c.Identity(aliyun.Credentials{AccessKeyID: ram.str(t, "access_key"), AccessKeySecret: ram.str(t, "secret_key")}); err != nil || id.IdentityType != "RAMUser" {
+		t.Errorf("RAM user key from %s/creds/developer: identity %+v, error %v", path, id, err)
+	}
+	return ram
 }

@@ -47,27 +47,25 @@ done
 version="$(scripts/version.sh)"
 log "building the plugin and the emulator ($version)"
 make -s build VERSION="$version"
+# server_binary VAR SCRIPT NAME: the binary VAR names, else the one SCRIPT provides as bin/NAME.
+server_binary() {
+	if [[ -n "${!1:-}" ]]; then
+		[[ -x "${!1}" ]] || die "$1=${!1} is not executable"
+		vault_bin="${!1}"
+	else
+		"scripts/$2"
+		vault_bin="$root/bin/$3"
+	fi
+}
 server="${SERVER:-vault}"
 case "$server" in
 vault)
 	server_name=Vault cli=vault env_prefix=VAULT_
-	if [[ -n "${VAULT_BINARY:-}" ]]; then
-		vault_bin="$VAULT_BINARY"
-		[[ -x "$vault_bin" ]] || die "VAULT_BINARY=$vault_bin is not executable"
-	else
-		scripts/vault.sh
-		vault_bin="$root/bin/vault"
-	fi
+	server_binary VAULT_BINARY vault.sh vault
 	;;
 openbao)
 	server_name=OpenBao cli=bao env_prefix=BAO_
-	if [[ -n "${BAO_BINARY:-}" ]]; then
-		vault_bin="$BAO_BINARY"
-		[[ -x "$vault_bin" ]] || die "BAO_BINARY=$vault_bin is not executable"
-	else
-		scripts/openbao.sh
-		vault_bin="$root/bin/bao"
-	fi
+	server_binary BAO_BINARY openbao.sh bao
 	;;
 *) die "SERVER=$server: must be vault or openbao" ;;
 esac

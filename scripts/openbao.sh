@@ -28,33 +28,20 @@ dir="$cache_root/openbao-v$OPENBAO_VERSION-$goversion"
 bin="$dir/bao"
 want="OpenBao v${OPENBAO_VERSION}" # `bao version` prints "OpenBao v2.6.2 (...), built ..."
 
-# usable reports whether $1 runs and reports the pinned version.
-usable() {
-	[[ -n "$1" && -x "$1" ]] && "$1" version 2>/dev/null | grep -Eq "^${want//./\\.}([ ,(]|\$)"
-}
-
-link() {
-	ln -sfn "$1" "$root/bin/bao"
-	echo "openbao.sh: $root/bin/bao -> $1 ($("$1" version | head -n1))" >&2
-}
+tag=openbao.sh
+# shellcheck source=scripts/server-binary.sh
+source "$root/scripts/server-binary.sh"
 
 mkdir -p "$dir" "$root/bin"
-
-for candidate in "${BAO_BINARY:-}" "$(command -v bao 2>/dev/null || true)"; do
-	if [[ -n "$candidate" ]]; then
-		if usable "$candidate"; then
-			link "$(cd "$(dirname "$candidate")" && pwd)/$(basename "$candidate")"
-			exit 0
-		fi
-		echo "openbao.sh: ignoring $candidate: it does not report $want" >&2
-	fi
-done
+if pick_existing BAO_BINARY bao bao; then
+	exit 0
+fi
 
 exec 9>"$cache_root/.lock-openbao"
 flock 9
 
 if [[ "${OPENBAO_REBUILD:-}" != 1 ]] && usable "$bin"; then
-	link "$bin"
+	link_binary "$bin" bao "picked the cached build"
 	exit 0
 fi
 
@@ -101,4 +88,4 @@ if ! usable "$tmp"; then
 fi
 mv -f "$tmp" "$bin"
 echo "openbao.sh: built $bin in $((SECONDS - start))s" >&2
-link "$bin"
+link_binary "$bin" bao "picked the build just made"

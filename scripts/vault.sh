@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Builds the Vault server pinned in tools/vault/go.mod once, keeps it in a per-user cache keyed by the Vault and Go
-# versions, and links it as bin/vault. A second checkout on the same machine (CI clones into a fresh folder) reuses
-# the cached binary instead of spending another eight minutes compiling Vault.
+# Provides the Vault server pinned in tools/vault/go.mod as bin/vault, from the first of:
 #
-# Environment:
+#   1. VAULT_BINARY, or a `vault` on PATH, that reports the pinned version (no half-hour build on a machine that has
+#      one);
+#   2. the per-user cache, keyed by the Vault and Go versions (a second checkout, such as CI's fresh clone, reuses it);
+#   3. a build from the Go module proxy into that cache.
+#
+# It says which it picked. Environment:
+#   VAULT_BINARY     a Vault binary to use as it is (checked for the pinned version)
 #   VAULT_CACHE_DIR  cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/vault-plugin-secrets-alicloud)
 #   VAULT_REBUILD=1  ignore the cached binary and build again
 set -euo pipefail
@@ -22,18 +26,21 @@ dir="$cache_root/vault-$version-$goversion"
 bin="$dir/vault"
 want="Vault ${version}" # `vault version` prints "Vault v1.21.0 (...)"
 
-# usable reports whether $1 runs and reports the pinned version; a truncated or foreign binary is rebuilt.
-usable() {
-	[[ -x "$1" ]] && "$1" version 2>/dev/null | grep -Eq "^${want//./\\.}([ ,(]|\$)"
-}
+tag=vault.sh
+# shellcheck source=scripts/server-binary.sh
+source "$root/scripts/server-binary.sh"
 
 mkdir -p "$dir" "$root/bin"
+if pick_existing VAULT_BINARY vault vault; then
+	exit 0
+fi
 # Two checkouts building at once would each spend the full build; the second waits and then reuses the first's.
 exec 9>"$cache_root/.lock"
 flock 9
 
 if [[ "${VAULT_REBUILD:-}" != 1 ]] && usable "$bin"; then
-	echo "vault.sh: using cached $bin ($("$bin" version | head -n1))" >&2
+	link_binary "$bin" vault "picked the cached build"
+	exit 0
 else
 	echo "vault.sh: building Vault $version with $goversion into $bin" >&2
 	echo "vault.sh: this takes 8 to 30 minutes on 2 cores, depending on load, plus downloading several GB of modules on a cold module cache" >&2
@@ -53,5 +60,4 @@ else
 	echo "vault.sh: built $bin in $((SECONDS - start))s" >&2
 fi
 
-ln -sfn "$bin" "$root/bin/vault"
-echo "vault.sh: $root/bin/vault -> $bin" >&2
+link_binary "$bin" vault "picked the build just made"

@@ -26,3 +26,25 @@ func New(tb testing.TB, opts emulator.Options) (*emulator.Emulator, string) {
 	}
 	return e, srv.URL
 }
+
+// Proxy starts e's proxy (emulator.Proxy) on an httptest server at 127.0.0.1, with a new CA whose certificate it
+// writes to caFile, and stops both at test cleanup. A process started with HTTPS_PROXY and HTTP_PROXY set to the
+// returned URL and SSL_CERT_FILE set to caFile reaches the emulator for every *.aliyuncs.com endpoint and the ECS
+// metadata address, and nothing else: unmodified programs (HashiCorp's plugin, the official SDKs) can then be tested.
+func Proxy(tb testing.TB, e *emulator.Emulator, caFile string) string {
+	tb.Helper()
+	ca, err := emulator.NewCA()
+	if err != nil {
+		tb.Fatalf("emulatortest: %v", err)
+	}
+	if err := ca.WritePEM(caFile); err != nil {
+		tb.Fatalf("emulatortest: %v", err)
+	}
+	p := e.ProxyHandler(ca)
+	srv := httptest.NewServer(p)
+	tb.Cleanup(func() {
+		_ = p.Close()
+		srv.Close()
+	})
+	return srv.URL
+}
