@@ -197,6 +197,9 @@ func (rep *report) evaluate(o *options) {
 func printReport(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "bench-scale: %d CPUs (%s), %s; load average %s before, %s after; %s\n",
 		rep.Machine.CPUs, rep.Machine.CPUModel, rep.Machine.GoVersion, rep.LoadBefore, rep.LoadAfter, rep.Finished.Sub(rep.Started).Round(time.Second))
+	if q, _ := rep.Settings["quick"].(bool); q {
+		fmt.Fprintln(w, "NOTE: -quick: sizes, rounds and durations too small to judge the throughput, p99 and hours goals; a smoke test of the harness")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "AXIS\tIMPL\tSIZE\tOPS/S\tP50 ms\tP99 ms\tPLUGIN RSS MB\tGOROUTINES\tDETAIL")
 	row := func(axis, impl, size string, l *latencies, rss float64, g string, detail string) {
