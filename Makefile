@@ -68,6 +68,10 @@ e2e: vault openbao ## end-to-end tests: a real Vault process, then a real OpenBa
 bench: build vault ## side by side with HashiCorp's plugin in one Vault (bench/README.md); BENCH_FLAGS='-clients 32 -duration 20s'
 	$(GO) run ./bench $(BENCH_FLAGS)
 
+.PHONY: bench-scale
+bench-scale: build vault ## cost along roles, live leases, mounts, hours, latency (bench/README.md); BENCH_SCALE_FLAGS='-quick' or '-axes roles -roles 10,1000'
+	VAULT_BINARY="$(CURDIR)/bin/vault" $(GO) run ./bench/scale $(BENCH_SCALE_FLAGS)
+
 .PHONY: soak
 soak: vault ## bounded soak: load, emulator faults, plugin and Vault kills, then an audit (soak/README.md); SOAK_FLAGS='-seed 42 -duration 20m'
 	VAULT_BINARY="$(CURDIR)/bin/vault" $(GO) run ./soak $(SOAK_FLAGS)

@@ -153,6 +153,8 @@ type backend struct {
 	// tagged with the roleGen it was read under; roleGen moves on after
 	// every role write or delete (here or, through invalidate, on another
 	// node), which retires every cached role at once.
+	// Each change also clears the map (rolesChanged), which bounds it by
+	// the roles that exist.
 	roleCache sync.Map // name -> cachedRoleEntry
 	roleGen   atomic.Uint64
 

@@ -136,8 +136,15 @@ func (b *backend) cachedRole(ctx context.Context, s logical.Storage, name string
 }
 
 // rolesChanged retires every cached role; call it after a role's storage
-// entry is written or deleted.
-func (b *backend) rolesChanged() { b.roleGen.Add(1) }
+// entry is written or deleted. The retired entries are dropped too, so the
+// cache holds at most the roles read since the last change and never the
+// decoded entries of roles long deleted. A reader that read its role before
+// the change may store it after the Clear: that entry carries the old
+// generation, is never served, and goes at the next change.
+func (b *backend) rolesChanged() {
+	b.roleGen.Add(1)
+	b.roleCache.Clear()
+}
 
 func writeRole(ctx context.Context, s logical.Storage, name string, role *roleEntry) error {
 	entry, err := logical.StorageEntryJSON(roleStoragePrefix+name, role)

@@ -18,7 +18,6 @@ import (
 	"io"
 	"math/big"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -201,8 +200,10 @@ func NewClient(o Options) (*Client, error) {
 	return c, nil
 }
 
-// NewHTTPClient returns an http.Client with its own transport (proxy from the
-// environment, keep-alive, HTTP/2) and the given timeouts (defaults when zero).
+// NewHTTPClient returns a new http.Client with the given timeouts (defaults
+// when zero) on the process's shared transport for those timeouts (proxy
+// from the environment, keep-alive, HTTP/2; see sharedTransport), so that
+// many clients to the same endpoints keep one pool of connections.
 func NewHTTPClient(connectTimeout, requestTimeout time.Duration) *http.Client {
 	if connectTimeout <= 0 {
 		connectTimeout = DefaultConnectTimeout
@@ -210,19 +211,7 @@ func NewHTTPClient(connectTimeout, requestTimeout time.Duration) *http.Client {
 	if requestTimeout <= 0 {
 		requestTimeout = DefaultRequestTimeout
 	}
-	dialer := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   connectTimeout,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: requestTimeout,
-	}
-	return &http.Client{Transport: tr, Timeout: requestTimeout, CheckRedirect: refuseRedirect}
+	return &http.Client{Transport: sharedTransport(connectTimeout, requestTimeout), Timeout: requestTimeout, CheckRedirect: refuseRedirect}
 }
 
 // WithoutRedirects returns a copy of hc that never follows a redirect: the

@@ -66,6 +66,8 @@ func (e *Emulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	switch route {
 	case "GET state":
 		writeJSON(w, http.StatusOK, e.Snapshot())
+	case "GET stats":
+		e.serveStats(w)
 	case "GET counters":
 		writeJSON(w, http.StatusOK, e.Counters())
 	case "DELETE counters":

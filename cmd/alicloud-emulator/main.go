@@ -131,27 +131,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	s.start()
 	s.printBanner(stdout)
 
+	// Expired STS sessions go every minute even when no new session is
+	// issued (issuing prunes too), so an idle emulator keeps none for long.
+	prune := time.NewTicker(time.Minute)
+	defer prune.Stop()
+	var save <-chan time.Time
 	if s.cfg.stateFile != "" {
 		t := time.NewTicker(cfg.stateInterval)
 		defer t.Stop()
-		for done := false; !done; {
-			select {
-			case <-ctx.Done():
-				done = true
-			case <-t.C:
-				if err := s.saveState(); err != nil {
-					logger.Printf("alicloud-emulator: save state: %v", err)
-				}
-			case err := <-s.failed:
-				logger.Printf("alicloud-emulator: %v", err)
-				done = true
-			}
-		}
-	} else {
+		save = t.C
+	}
+	for done := false; !done; {
 		select {
 		case <-ctx.Done():
+			done = true
+		case <-prune.C:
+			s.emu.PruneSessions()
+		case <-save:
+			if err := s.saveState(); err != nil {
+				logger.Printf("alicloud-emulator: save state: %v", err)
+			}
 		case err := <-s.failed:
 			logger.Printf("alicloud-emulator: %v", err)
+			done = true
 		}
 	}
 
