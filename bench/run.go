@@ -114,13 +114,13 @@ func (b *bench) shutdown() {
 		b.cl.cl.Stop()
 	}
 	if b.vault != nil {
-		b.vault.stop(30 * time.Second)
+		b.vault.Stop(30 * time.Second)
 	}
 	if b.emu != nil {
-		b.emu.stop(10 * time.Second)
+		b.emu.Stop(10 * time.Second)
 	}
 	if b.emuShort != nil {
-		b.emuShort.stop(10 * time.Second)
+		b.emuShort.Stop(10 * time.Second)
 	}
 }
 
@@ -187,7 +187,7 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 			b.issued[p.Impl] += res.Ops
 		}
 		p.Memory = b.memory(p.Impl)
-		if m, err := readMem(b.vault.cmd.Process.Pid); err == nil {
+		if m, err := readMem(b.vault.Pid()); err == nil {
 			p.VaultMemory = &m
 		}
 		b.logf("phase %-13s %-20s %8.1f/s p50 %6.2f ms p99 %7.2f ms  errors %d  calls/op %.2f", p.Kind, p.Name,
@@ -336,7 +336,7 @@ func (b *bench) run(ctx context.Context, ourBin string) (*report, error) {
 		// The dev server is done: stopping it leaves the machine's cores to
 		// the cluster.
 		if b.vault != nil {
-			b.vault.stop(30 * time.Second)
+			b.vault.Stop(30 * time.Second)
 		}
 		if err := b.runCluster(ctx, ourBin, rep); err != nil {
 			return nil, err
@@ -468,9 +468,9 @@ func (b *bench) cpuSnapshot() cpuSnapshot {
 			s.procs[name] += v
 		}
 	}
-	add("emulator", b.emu.cmd.Process.Pid)
+	add("emulator", b.emu.Pid())
 	if b.emuShort != nil {
-		add("emulator", b.emuShort.cmd.Process.Pid)
+		add("emulator", b.emuShort.Pid())
 	}
 	add("harness", os.Getpid())
 	exes := map[string][]string{"plugin-ours": {b.ourExe}, "plugin-hashicorp": {b.hcExe}, "plugin-ours-b": {b.ourBExe}}
@@ -486,7 +486,7 @@ func (b *bench) cpuSnapshot() cpuSnapshot {
 			exes["plugin-hashicorp"] = append(exes["plugin-hashicorp"], n.PluginBinary(hcPluginName))
 		}
 	} else {
-		add("vault", b.vault.cmd.Process.Pid)
+		add("vault", b.vault.Pid())
 	}
 	for name, list := range exes {
 		for _, exe := range list {
@@ -855,7 +855,7 @@ func (b *bench) memory(impl string) *memSample {
 		}
 		exe, proc = b.ourBExe, "plugin"
 	case implHCBuiltin, "vault":
-		m, err := readMem(b.vault.cmd.Process.Pid)
+		m, err := readMem(b.vault.Pid())
 		if err != nil {
 			return nil
 		}

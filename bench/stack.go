@@ -11,88 +11,16 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/cluster"
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/proc"
 )
 
-// process is a child process whose output goes to a log file.
-type process struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	exited  chan struct{}
-	err     error
-}
-
-// startProcess runs bin with args and env, its stdout and stderr in logPath.
-// The kernel sends it SIGTERM if the harness dies, so no Vault or emulator
-// outlives an interrupted run.
-func startProcess(name, bin string, args, env []string, logPath string) (*process, error) {
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-// stop sends SIGTERM and waits, killing the process after grace.
-func (p *process) stop(grace time.Duration) {
-	if p == nil {
-		return
-	}
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
-
-// waitReady polls ok until it succeeds, the process exits or timeout passes.
-func (p *process) waitReady(timeout time.Duration, ok func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := ok()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("%s exited (%v); log %s:\n%s", p.name, p.err, p.logPath, cluster.Tail(p.logPath, 30))
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %v; log %s:\n%s", p.name, timeout, err, p.logPath, cluster.Tail(p.logPath, 30))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+// process is a child process whose output goes to a log file (internal/proc).
+type process = proc.Process
 
 // freeAddr returns a 127.0.0.1 address that was free a moment ago.
 func freeAddr() (string, error) {
@@ -144,20 +72,20 @@ func startEmulator(bin, dir, name, seedFile string, extra ...string) (*emulatorP
 	}
 	caFile := filepath.Join(dir, name+"-ca.pem")
 	args := append([]string{"-listen", addr, "-proxy-listen", proxyAddr, "-ca-out", caFile, "-seed", seedFile, "-quiet"}, extra...)
-	p, err := startProcess(name, bin, args, baseEnv(), filepath.Join(dir, name+".log"))
+	p, err := proc.Start(name, bin, args, baseEnv(), filepath.Join(dir, name+".log"), false)
 	if err != nil {
 		return nil, err
 	}
 	e := &emulatorProc{process: p, URL: "http://" + addr, ProxyURL: "http://" + proxyAddr, CAFile: caFile,
 		http: &http.Client{Timeout: 30 * time.Second}}
-	if err := p.waitReady(30*time.Second, func() error {
+	if err := p.WaitFor("readiness", 30*time.Second, 100*time.Millisecond, func() error {
 		if _, err := os.Stat(caFile); err != nil {
 			return err
 		}
 		_, err := e.Counters()
 		return err
 	}); err != nil {
-		p.stop(5 * time.Second)
+		p.Stop(5 * time.Second)
 		return nil, err
 	}
 	return e, nil
@@ -239,13 +167,13 @@ func startVault(bin, dir, pluginDir string, emu *emulatorProc, logLevel string) 
 	env := vaultEnv(emu)
 	args := []string{"server", "-dev", "-dev-root-token-id=" + token, "-dev-listen-address=" + addr,
 		"-dev-plugin-dir=" + pluginDir, "-log-level=" + logLevel}
-	p, err := startProcess("vault", bin, args, env, filepath.Join(dir, "vault.log"))
+	p, err := proc.Start("vault", bin, args, env, filepath.Join(dir, "vault.log"), false)
 	if err != nil {
 		return nil, err
 	}
 	v := &vaultProc{process: p, Addr: "http://" + addr, Token: token}
 	c := &http.Client{Timeout: 5 * time.Second}
-	if err := p.waitReady(60*time.Second, func() error {
+	if err := p.WaitFor("readiness", 60*time.Second, 100*time.Millisecond, func() error {
 		resp, err := c.Get(v.Addr + "/v1/sys/health")
 		if err != nil {
 			return err
@@ -256,7 +184,7 @@ func startVault(bin, dir, pluginDir string, emu *emulatorProc, logLevel string) 
 		}
 		return nil
 	}); err != nil {
-		p.stop(10 * time.Second)
+		p.Stop(10 * time.Second)
 		return nil, err
 	}
 	return v, nil

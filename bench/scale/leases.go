@@ -95,7 +95,7 @@ func (r *runner) leasesAxis(ctx context.Context, rep *report) error {
 		}
 
 		r.logf("leases: %s: restarting Vault with %d leases", c.Mount, c.Leases)
-		s.vault.stop(2 * time.Minute)
+		s.vault.Stop(2 * time.Minute)
 		t0 := time.Now()
 		restored, err := s.vault.start(ctx)
 		if err != nil {

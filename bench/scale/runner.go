@@ -83,10 +83,10 @@ func (r *runner) stopStack() {
 		return
 	}
 	if r.cur.vault != nil && r.cur.vault.process != nil {
-		r.cur.vault.stop(60 * time.Second)
+		r.cur.vault.Stop(60 * time.Second)
 	}
 	if r.cur.emu != nil {
-		r.cur.emu.stop(10 * time.Second)
+		r.cur.emu.Stop(10 * time.Second)
 	}
 	r.cur = nil
 }
@@ -232,13 +232,13 @@ func (s *stack) pluginPID(impl string) int {
 
 // vaultSample samples Vault.
 func (s *stack) vaultSample() procSample {
-	st, _ := readStatus(s.vault.pid())
+	st, _ := readStatus(s.vault.Pid())
 	return procSample{procStatus: st}
 }
 
 // emulatorSample samples the emulator, with its goroutines from its stats.
 func (s *stack) emulatorSample() (procSample, emulatorStats) {
-	st, _ := readStatus(s.emu.pid())
+	st, _ := readStatus(s.emu.Pid())
 	es, _ := s.emu.Stats()
 	return procSample{procStatus: st, Goroutines: es.Goroutines}, es
 }

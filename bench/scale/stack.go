@@ -13,99 +13,16 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/proc"
 )
 
-// process is a child process whose output goes to a log file. The kernel
-// sends it SIGTERM if the harness dies, so nothing outlives a run.
-type process struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	exited  chan struct{}
-	err     error
-}
-
-func startProcess(name, bin string, args, env []string, logPath string) (*process, error) {
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-// stop sends SIGTERM and waits, killing the process after grace.
-func (p *process) stop(grace time.Duration) {
-	if p == nil {
-		return
-	}
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
-
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-// waitFor polls ok every 50 ms until it succeeds, the process exits or
-// timeout passes.
-func (p *process) waitFor(what string, timeout time.Duration, ok func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := ok()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("%s exited while waiting for %s (%v); log %s:\n%s", p.name, what, p.err, p.logPath, tail(p.logPath, 30))
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: no %s after %s: %v; log %s:\n%s", p.name, what, timeout, err, p.logPath, tail(p.logPath, 30))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+// process is a child process whose output goes to a log file (internal/proc).
+type process = proc.Process
 
 func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -153,20 +70,20 @@ func startEmulator(bin, dir, name, seedFile string, extra ...string) (*emulatorP
 	}
 	caFile := filepath.Join(dir, name+"-ca.pem")
 	args := append([]string{"-listen", addr, "-proxy-listen", proxyAddr, "-ca-out", caFile, "-seed", seedFile, "-quiet"}, extra...)
-	p, err := startProcess(name, bin, args, baseEnv(), filepath.Join(dir, name+".log"))
+	p, err := proc.Start(name, bin, args, baseEnv(), filepath.Join(dir, name+".log"), true)
 	if err != nil {
 		return nil, err
 	}
 	e := &emulatorProc{process: p, URL: "http://" + addr, ProxyURL: "http://" + proxyAddr, CAFile: caFile,
 		http: &http.Client{Timeout: 60 * time.Second}}
-	if err := p.waitFor("admin API", 30*time.Second, func() error {
+	if err := p.WaitFor("admin API", 30*time.Second, 50*time.Millisecond, func() error {
 		if _, err := os.Stat(caFile); err != nil {
 			return err
 		}
 		_, err := e.Counters()
 		return err
 	}); err != nil {
-		p.stop(5 * time.Second)
+		p.Stop(5 * time.Second)
 		return nil, err
 	}
 	return e, nil
@@ -291,13 +208,13 @@ func (v *vaultProc) start(ctx context.Context) (restored <-chan time.Time, err e
 	if fi, err := os.Stat(logPath); err == nil {
 		off = fi.Size()
 	}
-	p, err := startProcess("vault", v.bin, []string{"server", "-config=" + filepath.Join(v.dir, "vault.hcl")}, v.env, logPath)
+	p, err := proc.Start("vault", v.bin, []string{"server", "-config=" + filepath.Join(v.dir, "vault.hcl")}, v.env, logPath, true)
 	if err != nil {
 		return nil, err
 	}
 	v.process = p
 	c := newVaultClient(v.Addr, "", 2)
-	if err := p.waitFor("listener", 90*time.Second, func() error { return c.do(ctx, http.MethodGet, "sys/seal-status", nil, nil) }); err != nil {
+	if err := p.WaitFor("listener", 90*time.Second, 50*time.Millisecond, func() error { return c.do(ctx, http.MethodGet, "sys/seal-status", nil, nil) }); err != nil {
 		return nil, err
 	}
 	if v.unsealKey == "" {
@@ -314,7 +231,7 @@ func (v *vaultProc) start(ctx context.Context) (restored <-chan time.Time, err e
 		return nil, fmt.Errorf("vault unseal: %w", err)
 	}
 	c.token = v.Token
-	if err := p.waitFor("active node", 90*time.Second, func() error {
+	if err := p.WaitFor("active node", 90*time.Second, 50*time.Millisecond, func() error {
 		var h struct {
 			Sealed  bool `json:"sealed"`
 			Standby bool `json:"standby"`
@@ -337,7 +254,7 @@ func (v *vaultProc) start(ctx context.Context) (restored <-chan time.Time, err e
 				return
 			}
 			select {
-			case <-p.exited:
+			case <-p.Exited():
 				return
 			case <-ctx.Done():
 				return
