@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/cluster"
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/proc"
 )
 
@@ -33,21 +34,10 @@ func freeAddr() (string, error) {
 }
 
 // baseEnv is the harness's environment without anything that would point a
-// child elsewhere: Vault variables, proxies, Alibaba credentials (HashiCorp's
-// plugin reads ALIBABA_CLOUD_* before its configured key), and SSL_CERT_FILE.
-func baseEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch uk := strings.ToUpper(k); {
-		case strings.HasPrefix(uk, "VAULT_"), strings.HasPrefix(uk, "ALIBABA_CLOUD_"), strings.HasPrefix(uk, "ALICLOUD_"),
-			uk == "HTTP_PROXY", uk == "HTTPS_PROXY", uk == "NO_PROXY", uk == "ALL_PROXY", uk == "SSL_CERT_FILE", uk == "SSL_CERT_DIR":
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
+// child elsewhere (cluster.CleanEnv: Vault variables, proxies, Alibaba
+// credentials, which HashiCorp's plugin reads before its configured key, and
+// CA files).
+func baseEnv() []string { return cluster.CleanEnv() }
 
 // emulatorProc is the alicloud-emulator command with its plain listener,
 // its proxy and the CA file the proxy's certificates chain to.

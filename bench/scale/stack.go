@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/cluster"
 	"github.com/alicloud-vault/vault-plugin-secrets-alicloud/internal/proc"
 )
 
@@ -34,15 +35,13 @@ func freeAddr() (string, error) {
 }
 
 // baseEnv is the harness's environment without anything that would point a
-// child elsewhere (Vault variables, proxies, Alibaba credentials, CA files).
+// child elsewhere (cluster.CleanEnv), nor the harness's own settings (BENCH_*)
+// and Go's memory tuning (GOGC, GOMEMLIMIT), which would change what is measured.
 func baseEnv() []string {
 	var env []string
-	for _, kv := range os.Environ() {
+	for _, kv := range cluster.CleanEnv() {
 		k, _, _ := strings.Cut(kv, "=")
-		switch uk := strings.ToUpper(k); {
-		case strings.HasPrefix(uk, "VAULT_"), strings.HasPrefix(uk, "ALIBABA_CLOUD_"), strings.HasPrefix(uk, "ALICLOUD_"),
-			strings.HasPrefix(uk, "BENCH_"), uk == "HTTP_PROXY", uk == "HTTPS_PROXY", uk == "NO_PROXY", uk == "ALL_PROXY",
-			uk == "SSL_CERT_FILE", uk == "SSL_CERT_DIR", uk == "GOGC", uk == "GOMEMLIMIT":
+		if uk := strings.ToUpper(k); strings.HasPrefix(uk, "BENCH_") || uk == "GOGC" || uk == "GOMEMLIMIT" {
 			continue
 		}
 		env = append(env, kv)
